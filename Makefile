@@ -1,0 +1,64 @@
+# Two commands matter: `make run` and `make test`. Everything else is what they depend on.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Shared libraries Qt needs for widgets offscreen (tests) and for a real window (run), plus fonts.
+QT_TEST_PKGS := libegl1 libgl1 libglib2.0-0 libfontconfig1 libfreetype6 libx11-6 libxkbcommon0 libdbus-1-3 fonts-dejavu-core
+QT_WINDOW_PKGS := $(QT_TEST_PKGS) xvfb xauth libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 \
+	libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0
+
+.PHONY: run test lint typecheck pytest bench venv sysdeps-test sysdeps-run dist clean screenshots
+
+run: sysdeps-run venv
+	$(BIN)/rxdesk
+
+test: sysdeps-test venv lint typecheck pytest
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "RxDesk needs Python 3.11 or newer"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# Installs only what is missing; needs root (as on CI) and apt-get.
+define apt_install
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+			echo "Installing system packages: $$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+		else echo "Please install these system packages: $$missing"; fi; \
+	fi
+endef
+
+sysdeps-test:
+	$(call apt_install,$(QT_TEST_PKGS))
+
+sysdeps-run:
+	$(call apt_install,$(QT_WINDOW_PKGS))
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+pytest: venv
+	QT_QPA_PLATFORM=offscreen $(BIN)/pytest -n 2 -q
+
+bench: venv
+	$(BIN)/python -m benchmarks.run_all
+
+dist: venv
+	$(BIN)/python -m pip install --quiet '.[dist]'
+	$(BIN)/pyinstaller --noconfirm build.spec
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

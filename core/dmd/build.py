@@ -1,0 +1,351 @@
+"""build_replica: a dm+d release (zip or folder, plus an optional bonus release) into a ready SQLite replica.
+
+The replica is built in a new file beside the target, validated, then swapped in with ``os.replace``: until that
+moment the previous replica keeps serving, and on any failure it stays untouched and the new file is removed.
+
+Both cores are used: a worker process parses the biggest files into a part file of its own while this process
+parses the rest; the worker's tables are then copied in with one INSERT … SELECT each, inside SQLite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from core.dmd import ddl
+from core.dmd.errors import DmdError, ReleaseError
+from core.dmd.parser import ParseStats, Row, parse_release_file
+from core.dmd.release_info import ReleaseInfo, write_release_info
+from core.dmd.schema import RECORD_TYPES, RECORD_TYPES_BY_TABLE, RELEASE_FILES, SCHEMA_VERSION
+from core.dmd.search_index import build_search_index
+from core.dmd.source import DEFAULT_MAX_UNCOMPRESSED, ReleaseSource, locate_release
+from core.dmd.validate import validate_replica
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+# Below this many bytes of XML a second process costs more than it saves.
+PARALLEL_THRESHOLD = 8 * 1024**2
+_BUILD_PRAGMAS = (
+    "PRAGMA journal_mode = OFF",  # a failed build is deleted, never rolled back
+    "PRAGMA synchronous = OFF",  # durability comes from the fsync before the swap
+    "PRAGMA locking_mode = EXCLUSIVE",
+    "PRAGMA cache_size = -32768",
+    "PRAGMA temp_store = FILE",
+)
+
+
+@dataclass
+class BuildResult:
+    info: ReleaseInfo
+    counts: dict[str, int]
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Task:
+    """Release files one process parses: (bonus?, file key) pairs."""
+
+    files: tuple[tuple[bool, str], ...]
+
+
+def build_replica(
+    target: Path,
+    main: Path,
+    bonus: Path | None = None,
+    *,
+    progress: Progress | None = None,
+    max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED,
+    parallel: bool | None = None,
+) -> BuildResult:
+    """Build the replica at ``target`` from a release; raises DmdError (with a clear message) on bad input."""
+    main_src = locate_release(main, max_uncompressed=max_uncompressed)
+    bonus_src = locate_release(bonus, bonus=True, max_uncompressed=max_uncompressed) if bonus else None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tag = uuid.uuid4().hex[:8]
+    tmp = target.with_name(f".{target.name}.{tag}.building")
+    part = target.with_name(f".{target.name}.{tag}.part")
+    try:
+        result = _build(tmp, part, main_src, bonus_src, progress, parallel)
+        _swap(tmp, target)
+        return result
+    finally:
+        for leftover in (tmp, part):
+            for suffix in ("", "-journal", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    Path(str(leftover) + suffix).unlink()
+
+
+def _build(
+    tmp: Path,
+    part: Path,
+    main_src: ReleaseSource,
+    bonus_src: ReleaseSource | None,
+    progress: Progress | None,
+    parallel: bool | None,
+) -> BuildResult:
+    sources = {False: main_src, True: bonus_src}
+    files = [(False, rf.key) for rf in RELEASE_FILES if not rf.bonus and main_src.has(rf.key)]
+    if bonus_src is not None:
+        files += [(True, rf.key) for rf in RELEASE_FILES if rf.bonus and bonus_src.has(rf.key)]
+    sizes = {f: _source(sources, f[0]).size_of(f[1]) for f in files}
+    total_bytes = sum(sizes.values())
+    if parallel is None:
+        parallel = total_bytes >= PARALLEL_THRESHOLD and (os.cpu_count() or 1) > 1
+    mine, theirs = _split(files, sizes) if parallel else (files, [])
+
+    hashes: dict[bool, str] = {}
+    hasher = threading.Thread(target=lambda: hashes.update(_hashes(sources)), daemon=True)
+    hasher.start()  # hashlib releases the GIL: hashing the archives overlaps the parse
+
+    tracker = _ProgressTracker(progress, total_bytes)
+    conn = _create_database(tmp)
+    worker = _Worker(part, sources, _Task(tuple(theirs))) if theirs else None
+    try:
+        counts: dict[str, int] = {rt.table: 0 for rt in RECORD_TYPES}
+        warnings: list[str] = []
+        sink = _inserter(conn, worker, tracker)
+        for is_bonus, key in mine:
+            stats = _parse_one(_source(sources, is_bonus), key, sink, tracker.add)
+            _merge_stats(counts, warnings, stats)
+        if worker is not None:
+            stats_list = worker.wait(tracker)
+            for stats in stats_list:
+                _merge_stats(counts, warnings, stats)
+            _copy_part(conn, part, [t for s in stats_list for t in s.records])
+        tracker.stage("Indexing")
+        for rt in RECORD_TYPES:
+            for statement in ddl.index_statements(rt.table):
+                conn.execute(statement)
+        tracker.stage("Building the search index")
+        build_search_index(conn)
+        tracker.stage("Validating")
+        label = main_src.label
+        warnings += validate_replica(conn, {t: n for t, n in counts.items() if _loaded(t, sources)}, label)
+        hasher.join()
+        info = ReleaseInfo(
+            name=_strip_zip(main_src.label),
+            release_date=main_src.release_date(),
+            version=main_src.version(),
+            archive_sha256=hashes[False],
+            schema_version=SCHEMA_VERSION,
+            built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            bonus_name=_strip_zip(bonus_src.label) if bonus_src else None,
+            bonus_sha256=hashes.get(True),
+        )
+        write_release_info(conn, info)
+        conn.executemany("INSERT INTO import_warning (file, message) VALUES ('', ?)", [(w,) for w in warnings])
+        conn.commit()
+        conn.execute("PRAGMA optimize")
+    except sqlite3.DatabaseError as exc:
+        raise ReleaseError(f"{main_src.label}: the release could not be stored ({exc}).") from exc
+    finally:
+        conn.close()
+        if worker is not None:
+            worker.stop()
+    return BuildResult(info, {t: n for t, n in counts.items() if _loaded(t, sources)}, warnings)
+
+
+def _source(sources: dict[bool, ReleaseSource | None], is_bonus: bool) -> ReleaseSource:
+    src = sources[is_bonus]
+    assert src is not None
+    return src
+
+
+def _loaded(table: str, sources: dict[bool, ReleaseSource | None]) -> bool:
+    rt = RECORD_TYPES_BY_TABLE[table]
+    bonus_keys = {rf.key for rf in RELEASE_FILES if rf.bonus}
+    src = sources[rt.source in bonus_keys]
+    return src is not None and src.has(rt.source)
+
+
+def _strip_zip(name: str) -> str:
+    return name[:-4] if name.lower().endswith(".zip") else name
+
+
+def _split(
+    files: list[tuple[bool, str]], sizes: dict[tuple[bool, str], int]
+) -> tuple[list[tuple[bool, str]], list[tuple[bool, str]]]:
+    """Share the files between this process and the worker by size; this process also does the copying."""
+    mine: list[tuple[bool, str]] = []
+    theirs: list[tuple[bool, str]] = []
+    load = [0.0, 0.0]
+    for f in sorted(files, key=lambda f: -sizes[f]):
+        if load[1] <= load[0]:
+            theirs.append(f)
+            load[1] += sizes[f]
+        else:
+            mine.append(f)
+            load[0] += sizes[f] * 1.0
+    order = {f: i for i, f in enumerate(files)}
+    return sorted(mine, key=order.__getitem__), sorted(theirs, key=order.__getitem__)
+
+
+def _hashes(sources: dict[bool, ReleaseSource | None]) -> dict[bool, str]:
+    return {k: s.sha256() for k, s in sources.items() if s is not None}
+
+
+def _merge_stats(counts: dict[str, int], warnings: list[str], stats: ParseStats) -> None:
+    for table, n in stats.records.items():
+        counts[table] += n
+    warnings.extend(stats.warnings)
+
+
+def _create_database(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    for pragma in _BUILD_PRAGMAS:
+        conn.execute(pragma)
+    conn.execute("BEGIN")
+    for statement in ddl.schema_statements():
+        conn.execute(statement)
+    return conn
+
+
+def _parse_one(
+    src: ReleaseSource,
+    key: str,
+    sink: Callable[[str, list[Row]], None],
+    on_bytes: Callable[[int], None] | None,
+) -> ParseStats:
+    rf = next(f for f in RELEASE_FILES if f.key == key)
+    with src.open(key) as stream:
+        return parse_release_file(stream, rf, src.file_name(key), sink, on_bytes=on_bytes)
+
+
+def _inserter(
+    conn: sqlite3.Connection, worker: _Worker | None, tracker: _ProgressTracker
+) -> Callable[[str, list[Row]], None]:
+    statements = {rt.table: ddl.insert_sql(rt) for rt in RECORD_TYPES}
+
+    def sink(table: str, rows: list[Row]) -> None:
+        conn.executemany(statements[table], rows)
+        if worker is not None:
+            worker.poll(tracker)
+
+    return sink
+
+
+def _copy_part(conn: sqlite3.Connection, part: Path, tables: Iterable[str]) -> None:
+    conn.commit()  # ATTACH is not allowed inside a transaction
+    conn.execute("ATTACH DATABASE ? AS part", (str(part),))
+    conn.execute("BEGIN")
+    for table in dict.fromkeys(tables):
+        cols = ", ".join(RECORD_TYPES_BY_TABLE[table].columns)
+        conn.execute(f"INSERT INTO main.{table} ({cols}) SELECT {cols} FROM part.{table}")
+    conn.commit()
+    conn.execute("DETACH DATABASE part")
+    conn.execute("BEGIN")
+
+
+def _swap(tmp: Path, target: Path) -> None:
+    with tmp.open("rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+    if hasattr(os, "O_DIRECTORY"):
+        fd = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class _ProgressTracker:
+    def __init__(self, progress: Progress | None, total: int) -> None:
+        self.progress = progress
+        self.total = total
+        self.done = 0
+        self._reported = 0
+
+    def add(self, n: int) -> None:
+        self.done += n
+        if self.progress is not None and self.done - self._reported >= (1 << 20):
+            self._reported = self.done
+            self.progress("Reading the release", min(self.done, self.total), self.total)
+
+    def stage(self, name: str) -> None:
+        if self.progress is not None:
+            self.progress(name, self.total, self.total)
+
+
+class _Worker:
+    """A second process that parses some release files into a part database of its own."""
+
+    def __init__(self, part: Path, sources: dict[bool, ReleaseSource | None], task: _Task) -> None:
+        ctx = multiprocessing.get_context()
+        self._conn, child = ctx.Pipe(duplex=False)
+        locations = {k: (s.location, s.max_uncompressed) if s else None for k, s in sources.items()}
+        self._process = ctx.Process(target=_worker_main, args=(part, locations, task, child), daemon=True)
+        self._process.start()
+        child.close()
+        self._result: list[ParseStats] | None = None
+        self._error: str | None = None
+
+    def poll(self, tracker: _ProgressTracker) -> None:
+        while self._result is None and self._error is None and self._conn.poll():
+            self._receive(tracker)
+
+    def _receive(self, tracker: _ProgressTracker) -> None:
+        try:
+            kind, payload = self._conn.recv()
+        except EOFError:
+            self._error = "the parsing process stopped unexpectedly"
+            return
+        if kind == "bytes":
+            tracker.add(payload)
+        elif kind == "done":
+            self._result = payload
+        else:
+            self._error = payload
+
+    def wait(self, tracker: _ProgressTracker) -> list[ParseStats]:
+        while self._result is None and self._error is None:
+            self._receive(tracker)
+        if self._error is not None:
+            raise ReleaseError(self._error)
+        assert self._result is not None
+        return self._result
+
+    def stop(self) -> None:
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join()
+        self._conn.close()
+
+
+def _worker_main(part: Path, locations: dict[bool, tuple[Path, int] | None], task: _Task, out: Connection) -> None:
+    try:
+        sources = {
+            k: locate_release(loc[0], bonus=k, max_uncompressed=loc[1]) if loc else None for k, loc in locations.items()
+        }
+        conn = _create_database(part)
+        statements = {rt.table: ddl.insert_sql(rt) for rt in RECORD_TYPES}
+        pending = [0]
+
+        def on_bytes(n: int) -> None:
+            pending[0] += n
+            if pending[0] >= (1 << 20):
+                out.send(("bytes", pending[0]))
+                pending[0] = 0
+
+        def sink(table: str, rows: list[Row]) -> None:
+            conn.executemany(statements[table], rows)
+
+        results = [_parse_one(_source(sources, b), key, sink, on_bytes) for b, key in task.files]
+        conn.commit()
+        conn.close()
+        out.send(("bytes", pending[0]))
+        out.send(("done", results))
+    except DmdError as exc:
+        out.send(("error", str(exc)))
+    except Exception as exc:  # reported to the parent as one clear line, never a traceback
+        out.send(("error", f"the release could not be read ({exc.__class__.__name__}: {exc})"))
+    finally:
+        out.close()

@@ -1,0 +1,71 @@
+"""SQL for the replica, derived from the schema description (plus the few tables the builder adds)."""
+
+from __future__ import annotations
+
+from core.dmd.schema import RECORD_TYPES, RecordType
+
+# Main entities keyed by their SNOMED id: the id is the SQLite rowid, so lookups by id need no extra index.
+PRIMARY_KEYS = {"vtm": "vtmid", "vmp": "vpid", "vmpp": "vppid", "amp": "apid", "ampp": "appid", "ing": "isid"}
+
+# Secondary indexes: every link the detail view, the validation and the id/barcode lookups follow.
+INDEXES: dict[str, tuple[str, ...]] = {
+    "vtm": ("vtmidprev",),
+    "vmp": ("vtmid", "vpidprev"),
+    "vpi": ("vpid", "isid"),
+    "ont": ("vpid",),
+    "dform": ("vpid",),
+    "droute": ("vpid",),
+    "control_info": ("vpid",),
+    "vmpp": ("vpid",),
+    "dtinfo": ("vppid",),
+    "vmpp_ccontent": ("prntvppid", "chldvppid"),
+    "amp": ("vpid",),
+    "ap_ing": ("apid", "isid"),
+    "lic_route": ("apid",),
+    "ap_info": ("apid",),
+    "ampp": ("apid", "vppid"),
+    "pack_info": ("appid",),
+    "prescrib_info": ("appid",),
+    "price_info": ("appid",),
+    "reimb_info": ("appid",),
+    "ampp_ccontent": ("prntappid", "chldappid"),
+    "ing": ("isidprev",),
+    "lookup": ("type, cd",),
+    "gtin": ("gtin14", "amppid"),
+    "bnf_vmp": ("vpid",),
+    "bnf_amp": ("apid",),
+    "history": ("idprevious", "idcurrent"),
+    "vtm_ing": ("vtmid", "isid"),
+}
+
+META_TABLE = """CREATE TABLE release_meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID"""
+WARNING_TABLE = """CREATE TABLE import_warning (file TEXT, message TEXT)"""
+
+
+def create_table_sql(rt: RecordType) -> str:
+    cols = []
+    if rt.discriminator:
+        cols.append(f"{rt.discriminator} TEXT NOT NULL")
+    pk = PRIMARY_KEYS.get(rt.table)
+    for f in rt.fields:
+        decl = f"{f.column} {f.kind.value}"
+        if f.column == pk:
+            decl += " PRIMARY KEY"
+        elif f.required and f.kind.name == "ID":
+            decl += " NOT NULL"  # a record without its id cannot be linked: refuse the release
+        cols.append(decl)
+    cols.extend(f"{c} TEXT" for c in rt.derived_columns)
+    return f"CREATE TABLE {rt.table} ({', '.join(cols)})"
+
+
+def insert_sql(rt: RecordType) -> str:
+    cols = rt.columns
+    return f"INSERT INTO {rt.table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+
+
+def schema_statements() -> list[str]:
+    return [create_table_sql(rt) for rt in RECORD_TYPES] + [META_TABLE, WARNING_TABLE]
+
+
+def index_statements(table: str) -> list[str]:
+    return [f"CREATE INDEX ix_{table}_{cols.replace(', ', '_')} ON {table} ({cols})" for cols in INDEXES.get(table, ())]

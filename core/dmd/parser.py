@@ -1,0 +1,204 @@
+"""Streaming parser of one dm+d XML file into rows of the replica tables.
+
+lxml ``iterparse`` with a tag filter hands over one record element at a time, so Python only ever sees record
+elements; the records handled so far are dropped every few hundred records, so memory stays flat however large the
+file. Values are passed through as text: SQLite column affinity turns ids, flags (``1``/``0001``) and numbers into
+integers and reals, and leaves codes such as ``0001`` untouched (see schema.py).
+"""
+
+from __future__ import annotations
+
+import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from lxml import etree
+
+from core.dmd.errors import ReleaseError
+from core.dmd.schema import HISTORY_SECTIONS, LOOKUP_TABLES, RecordType, ReleaseFile, record_types_for
+
+Row = tuple[Any, ...]
+RowSink = Callable[[str, list[Row]], None]
+BATCH_ROWS = 4096
+_CLEAR_EVERY = 256
+
+
+@dataclass
+class ParseStats:
+    records: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+class _CountingReader:
+    """File wrapper that reports bytes read, for progress."""
+
+    def __init__(self, raw: IO[bytes], on_bytes: Callable[[int], None] | None) -> None:
+        self._raw = raw
+        self._on_bytes = on_bytes
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        if self._on_bytes is not None and data:
+            self._on_bytes(len(data))
+        return data
+
+
+def normalise_gtin(text: str | None) -> str | None:
+    """GTINs occur as 13 and 14 digits for the same pack (DESIGN.md section 4): look them up as 14 digits."""
+    if text is None:
+        return None
+    digits = text.strip()
+    if not digits.isdigit() or len(digits) > 14:
+        return None
+    return digits.zfill(14)
+
+
+def parse_release_file(
+    stream: IO[bytes],
+    rf: ReleaseFile,
+    file_name: str,
+    sink: RowSink,
+    *,
+    on_bytes: Callable[[int], None] | None = None,
+) -> ParseStats:
+    """Parse one release file, handing rows to ``sink(table, rows)`` in batches. Raises ReleaseError."""
+    record_types = record_types_for(rf.key)
+    stats = ParseStats(records={rt.table: 0 for rt in record_types})
+    parser = _FileParser(rf, file_name, record_types, sink, stats)
+    reader = _CountingReader(stream, on_bytes)
+    try:
+        parser.run(reader)
+    except etree.XMLSyntaxError as exc:
+        raise ReleaseError(f"{file_name}: malformed XML ({exc.msg}, line {exc.lineno}).") from exc
+    except (EOFError, OSError, zipfile.BadZipFile, zlib.error) as exc:
+        # A damaged zip member surfaces while streaming: bad CRC, truncated deflate data, short read.
+        raise ReleaseError(f"{file_name}: the file is damaged or truncated ({exc}).") from exc
+    return stats
+
+
+class _FileParser:
+    def __init__(
+        self,
+        rf: ReleaseFile,
+        file_name: str,
+        record_types: tuple[RecordType, ...],
+        sink: RowSink,
+        stats: ParseStats,
+    ) -> None:
+        self.rf = rf
+        self.file_name = file_name
+        self.sink = sink
+        self.stats = stats
+        self.pending: dict[str, list[Row]] = {rt.table: [] for rt in record_types}
+        self.warned: set[str] = set()
+        if rf.key == "lookup":
+            self.by_tag = {"INFO": record_types[0]}
+        elif rf.key == "history":
+            self.by_tag = {tag: record_types[0] for tag in HISTORY_SECTIONS.values()}
+        elif rf.key == "gtin":
+            self.by_tag = {"AMPP": record_types[0]}
+        else:
+            self.by_tag = {rt.tag: rt for rt in record_types}
+        self.known_tags = {tag: frozenset(rt.tags) for tag, rt in self.by_tag.items()}
+
+    def warn(self, message: str) -> None:
+        if message not in self.warned:
+            self.warned.add(message)
+            self.stats.warnings.append(f"{self.file_name}: {message}")
+
+    def flush(self, table: str) -> None:
+        rows = self.pending[table]
+        if rows:
+            self.sink(table, rows)
+            self.stats.records[table] += len(rows)
+            self.pending[table] = []
+
+    def run(self, reader: _CountingReader) -> None:
+        context = etree.iterparse(
+            reader,
+            events=("end",),
+            tag=tuple(self.by_tag),
+            huge_tree=True,
+            resolve_entities=False,
+            no_network=True,
+        )
+        since_clear = 0
+        root_tag: str | None = None
+        for _, elem in context:
+            rt = self.by_tag[elem.tag]
+            parent = elem.getparent()
+            if parent is None:
+                continue  # the root happens to share a record tag: never a record
+            if root_tag is None:
+                root = parent
+                while root.getparent() is not None:
+                    root = root.getparent()
+                root_tag = root.tag
+                if root_tag != self.rf.root:
+                    raise ReleaseError(
+                        f"{self.file_name}: not a dm+d {self.rf.key} file (root element <{root_tag}>, "
+                        f"expected <{self.rf.root}>)."
+                    )
+            if rt.table == "gtin":
+                self._gtin(elem, rt)
+            else:
+                self._record(elem, rt, parent)
+            since_clear += 1
+            if since_clear >= _CLEAR_EVERY:
+                # Drop the records already handled. Only earlier siblings: the parser may have read ahead, and
+                # records after this one can already be in the tree with their events still queued.
+                del parent[: parent.index(elem) + 1]
+                since_clear = 0
+        if root_tag is None:
+            root_el = context.root
+            tag = root_el.tag if root_el is not None else None
+            if tag != self.rf.root:
+                raise ReleaseError(f"{self.file_name}: not a dm+d {self.rf.key} file (root element <{tag}>).")
+        for table in self.pending:
+            self.flush(table)
+
+    def _record(self, elem: Any, rt: RecordType, parent: Any) -> None:
+        values = {child.tag: child.text for child in elem}
+        if not self.known_tags[elem.tag].issuperset(values):
+            self._unknown(elem.tag, values)
+        row = tuple(map(values.get, rt.tags))
+        if rt.discriminator:
+            section = parent.tag
+            if rt.table == "lookup" and section not in LOOKUP_TABLES:
+                self.warn(f"unknown lookup table <{section}> (kept)")
+            elif rt.table == "history" and section not in HISTORY_SECTIONS:
+                self.warn(f"unknown history section <{section}> (kept)")
+            row = (section, *row)
+        pending = self.pending[rt.table]
+        pending.append(row)
+        if len(pending) >= BATCH_ROWS:
+            self.flush(rt.table)
+
+    def _unknown(self, record_tag: str, values: dict[Any, Any]) -> None:
+        for tag in values:
+            if isinstance(tag, str) and tag not in self.known_tags[record_tag]:
+                self.warn(f"unknown field <{tag}> in <{record_tag}> ignored")
+
+    def _gtin(self, elem: Any, rt: RecordType) -> None:
+        """One AMPP of the GTIN file: its id and any number of GTINDATA children, one row each."""
+        amppid = None
+        gtins = []
+        for child in elem:
+            if child.tag == "AMPPID":
+                amppid = child.text
+            elif child.tag == "GTINDATA":
+                values = {c.tag: c.text for c in child}
+                gtins.append(values)
+            elif isinstance(child.tag, str):
+                self.warn(f"unknown field <{child.tag}> in <AMPP> ignored")
+        pending = self.pending["gtin"]
+        for g in gtins:
+            code = g.get("GTIN")
+            gtin14 = normalise_gtin(code)
+            if gtin14 is None:
+                self.warn(f"GTIN {code!r} of AMPP {amppid} is not 8-14 digits (kept, not searchable)")
+            pending.append((amppid, code, g.get("STARTDT"), g.get("ENDDT"), gtin14))
+        if len(pending) >= BATCH_ROWS:
+            self.flush("gtin")

@@ -1,0 +1,281 @@
+"""The ``rxdesk`` command: the GUI without arguments, the catalogue commands with them.
+
+This module imports no Qt: the GUI is imported only when it is started, so the command line stays quick and
+works on machines without a display. Errors are one clear line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from core.dmd.build import BuildResult
+from core.dmd.catalogue import Catalogue
+from core.dmd.detail_text import detail_lines
+from core.dmd.errors import DmdError
+from core.dmd.replica import import_release
+from core.paths import data_dir, replica_path
+
+EXIT_ERROR = 1
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class CommandError(Exception):
+    """A user-facing failure of a command: printed as one line."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", type=Path, help="data directory (default: the user data dir or $RXDESK_HOME)")
+    parser = argparse.ArgumentParser(prog="rxdesk", description="RxDesk: prescribing and dispensing, offline.")
+    parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--kiosk", action="store_true", help="start the locked-down kiosk")
+    groups = parser.add_subparsers(dest="group")
+    dmd = groups.add_parser("dmd", help="the NHS dm+d medicines catalogue").add_subparsers(dest="command")
+    dmd.required = True
+
+    p = dmd.add_parser("import", parents=[common], help="build the catalogue from a release zip or folder")
+    p.add_argument("path", type=Path)
+    p.add_argument("--bonus", type=Path, help="the supplementary (bonus) release zip")
+    p.set_defaults(handler=cmd_import)
+
+    p = dmd.add_parser("info", parents=[common], help="the installed release and record counts")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_info)
+
+    p = dmd.add_parser("search", parents=[common], help="search medicines by name")
+    p.add_argument("text")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--all", action="store_true", help="include invalid, discontinued and unavailable items")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_search)
+
+    p = dmd.add_parser("show", parents=[common], help="product detail by dm+d id (previous ids resolve)")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_show)
+
+    p = dmd.add_parser("gtin", parents=[common], help="the pack(s) with a barcode")
+    p.add_argument("code")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_gtin)
+
+    p = dmd.add_parser("update", parents=[common], help="download and install the newest release from TRUD")
+    p.add_argument("--no-bonus", action="store_true", help="skip the supplementary (bonus) release")
+    p.set_defaults(handler=cmd_update)
+
+    p = dmd.add_parser("set-trud-key", parents=[common], help="store the TRUD API key in the OS keyring")
+    p.set_defaults(handler=cmd_set_trud_key)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.group is None:
+            from desktop.app import run_gui  # Qt only when the GUI starts
+
+            return run_gui(args.data_dir, kiosk=args.kiosk)
+        handler: Callable[[argparse.Namespace], int] = args.handler
+        return handler(args)
+    except (CommandError, DmdError, OSError) as exc:
+        stderr.print(f"rxdesk: {_one_line(exc)}", markup=False)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        stderr.print("rxdesk: interrupted.")
+        return 130
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc) or exc.__class__.__name__
+    return " ".join(text.split())
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+@contextmanager
+def _open_catalogue(args: argparse.Namespace) -> Iterator[Catalogue]:
+    with Catalogue(replica_path(data_dir(args.data_dir))) as catalogue:
+        yield catalogue
+
+
+@contextmanager
+def _progress_bar(transfer: bool = False) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A progress bar on a terminal; nothing when output is redirected (scripts, CI)."""
+    if not stderr.is_terminal:
+        yield None
+        return
+    columns = [TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()]
+    if transfer:
+        columns.insert(2, DownloadColumn())
+    with Progress(*columns, console=stderr, transient=True) as bar:
+        task = bar.add_task("Starting", total=None)
+
+        def update(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=total or None)
+
+        yield update
+
+
+# -- commands ------------------------------------------------------------------------------------------
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    with _progress_bar() as progress:
+        result = import_release(data_dir(args.data_dir), args.path, args.bonus, progress)
+    _report_build(result)
+    return 0
+
+
+def _report_build(result: BuildResult) -> None:
+    info = result.info
+    stdout.print(f"Installed {info.name} (released {info.release_date or 'date unknown'}).", markup=False)
+    main_counts = ", ".join(f"{result.counts[t]:,} {t.upper()}" for t in ("vtm", "vmp", "vmpp", "amp", "ampp"))
+    stdout.print(f"{main_counts}, {result.counts['gtin']:,} GTINs.", markup=False)
+    for warning in result.warnings[:20]:
+        stderr.print(f"warning: {warning}", markup=False)
+    if len(result.warnings) > 20:
+        stderr.print(f"warning: … and {len(result.warnings) - 20} more", markup=False)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    with _open_catalogue(args) as cat:
+        info = cat.release()
+        counts = cat.counts()
+    if args.json:
+        _print_json({"release": info.as_dict(), "counts": counts})
+        return 0
+    table = Table(title="dm+d catalogue", show_header=False)
+    for key, value in info.as_dict().items():
+        table.add_row(key.replace("_", " "), "" if value is None else str(value))
+    for key, count in counts.items():
+        table.add_row(f"{key} records", f"{count:,}")
+    stdout.print(table)
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        raise CommandError("--limit must be at least 1.")
+    with _open_catalogue(args) as cat:
+        hits = cat.search(args.text, limit=args.limit, include_hidden=args.all)
+    if args.json:
+        _print_json([h.as_dict() for h in hits])
+        return 0
+    if not hits:
+        stdout.print(f"No medicines match {args.text!r}.", markup=False)
+        return 0
+    table = Table("type", "id", "name", "status")
+    for h in hits:
+        table.add_row(h.type.upper(), str(h.id), h.name, h.status or "")
+    stdout.print(table)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    with _open_catalogue(args) as cat:
+        detail = cat.product_detail(args.id)
+    if args.json:
+        _print_json(detail)
+        return 0
+    for line in detail_lines(detail):
+        stdout.print(line, markup=False)
+    return 0
+
+
+def cmd_gtin(args: argparse.Namespace) -> int:
+    with _open_catalogue(args) as cat:
+        matches = cat.find_gtin(args.code)
+    if args.json:
+        _print_json([m.as_dict() for m in matches])
+        return 0
+    if not matches:
+        stdout.print(f"No pack in the catalogue has the barcode {args.code}.", markup=False)
+        return 0
+    table = Table("gtin", "pack id", "pack", "valid from", "end-dated")
+    for m in matches:
+        table.add_row(
+            m.gtin,
+            str(m.ampp_id),
+            m.ampp_name or "(pack not in this release)",
+            m.start_date or "",
+            m.end_date or "",
+        )
+    stdout.print(table)
+    return 0
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    from sync.secrets import SecretStoreError, get_trud_key
+    from sync.trud import DEFAULT_BASE_URL, TrudError, update_catalogue
+
+    data = data_dir(args.data_dir)
+    try:
+        key = get_trud_key()
+    except SecretStoreError as exc:
+        raise CommandError(str(exc)) from exc
+    if not key:
+        raise CommandError("No TRUD API key is stored: run `rxdesk dmd set-trud-key` first.")
+    installed = None
+    if replica_path(data).exists():
+        with Catalogue(replica_path(data)) as cat:
+            installed = cat.release().archive_sha256
+    results: list[BuildResult] = []
+
+    def install(main_zip: Path, bonus_zip: Path | None) -> BuildResult:
+        with _progress_bar() as progress:
+            result = import_release(data, main_zip, bonus_zip, progress)
+        results.append(result)
+        return result
+
+    try:
+        outcome = update_catalogue(
+            data,
+            key,
+            install=install,
+            installed_sha256=installed,
+            include_bonus=not args.no_bonus,
+            base_url=os.environ.get("RXDESK_TRUD_URL", DEFAULT_BASE_URL),
+        )
+    except TrudError as exc:
+        raise CommandError(str(exc)) from exc
+    if results:
+        _report_build(results[-1])
+    else:
+        stdout.print(outcome.message, markup=False)
+    return 0
+
+
+def cmd_set_trud_key(args: argparse.Namespace) -> int:
+    from sync.secrets import SecretStoreError, set_trud_key
+
+    if sys.stdin.isatty():
+        key = getpass.getpass("TRUD API key (from your TRUD account page): ")
+    else:
+        key = sys.stdin.readline()
+    if not key.strip():
+        raise CommandError("No key was given; nothing was stored.")
+    try:
+        set_trud_key(key.strip())
+    except SecretStoreError as exc:
+        raise CommandError(str(exc)) from exc
+    stdout.print("The TRUD API key is stored in the system keyring.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
