@@ -221,8 +221,7 @@ class Catalogue:
     def describe(self, table: str, row: sqlite3.Row) -> dict[str, Any]:
         """A record as a dict: ids as strings, coded columns with their lookup description."""
         out: dict[str, Any] = {}
-        for col in row:
-            value = row[col]
+        for col, value in zip(row.keys(), tuple(row), strict=True):
             if value is None:
                 continue
             lookup_table = CODE_LOOKUP_OVERRIDES.get((table, col)) or CODE_LOOKUPS.get(col)

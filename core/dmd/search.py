@@ -88,7 +88,8 @@ class Searcher:
             for kind in kind_ranks:
                 rows = self._conn.execute(
                     "SELECT rank, kind, id, name, status FROM search_doc "
-                    f"WHERE (status IS NOT NULL) = ? AND kind = ? AND {condition} ORDER BY length(name_key), name_key LIMIT ?",
+                    f"WHERE (status IS NOT NULL) = ? AND kind = ? AND {condition} "
+                    "ORDER BY length(name_key), name_key LIMIT ?",
                     (hidden, kind, *params, limit - len(hits) + 1),
                 ).fetchall()
                 self._add(rows, hits, limit)
