@@ -23,6 +23,8 @@ Row = tuple[Any, ...]
 RowSink = Callable[[str, list[Row]], None]
 BATCH_ROWS = 4096
 _CLEAR_EVERY = 256
+# Sections holding records whose schema section is the record's own parent (GTIN file: AMPPS > AMPP > GTINDATA).
+_EXTRA_SECTIONS = {"gtin": frozenset({"AMPPS"})}
 
 
 @dataclass
@@ -124,64 +126,88 @@ class _FileParser:
             resolve_entities=False,
             no_network=True,
         )
+        # Per record tag: (table, field tags in column order, known tags, needs the section name). This loop runs
+        # for every record of the release, so it stays flat: no method call, property or proxy it can avoid.
+        specs = {
+            tag: (rt.table, rt.tags, self.known_tags[tag], rt.discriminator is not None)
+            for tag, rt in self.by_tag.items()
+        }
+        pending = self.pending
         since_clear = 0
-        root_tag: str | None = None
+        checked_root = False
         for _, elem in context:
-            rt = self.by_tag[elem.tag]
-            parent = elem.getparent()
-            if parent is None:
-                continue  # the root happens to share a record tag: never a record
-            if root_tag is None:
-                root = parent
-                while root.getparent() is not None:
-                    root = root.getparent()
-                root_tag = root.tag
-                if root_tag != self.rf.root:
-                    raise ReleaseError(
-                        f"{self.file_name}: not a dm+d {self.rf.key} file (root element <{root_tag}>, "
-                        f"expected <{self.rf.root}>)."
-                    )
-            if rt.table == "gtin":
-                self._gtin(elem, rt)
+            tag = elem.tag
+            table, tags, known, sectioned = specs[tag]
+            if not checked_root:
+                if elem.getparent() is None:
+                    continue  # the root happens to share a record tag: never a record
+                self._check_root(elem)
+                checked_root = True
+            if table == "gtin":
+                self._gtin(elem)
             else:
-                self._record(elem, rt, parent)
+                values = {child.tag: child.text for child in elem}
+                if not known.issuperset(values):
+                    self._unknown(tag, values)
+                row = tuple(map(values.get, tags))
+                if sectioned:
+                    row = (self._section(elem, table), *row)
+                rows = pending[table]
+                rows.append(row)
+                if len(rows) >= BATCH_ROWS:
+                    self.flush(table)
             since_clear += 1
             if since_clear >= _CLEAR_EVERY:
                 # Drop the records already handled. Only earlier siblings: the parser may have read ahead, and
                 # records after this one can already be in the tree with their events still queued.
-                del parent[: parent.index(elem) + 1]
+                parent = elem.getparent()
+                if parent is not None:
+                    del parent[: parent.index(elem) + 1]
                 since_clear = 0
-        if root_tag is None:
-            root_el = context.root
+        root_el = context.root
+        if not checked_root:
             tag = root_el.tag if root_el is not None else None
             if tag != self.rf.root:
                 raise ReleaseError(f"{self.file_name}: not a dm+d {self.rf.key} file (root element <{tag}>).")
+        self._warn_unknown_sections(root_el)
         for table in self.pending:
             self.flush(table)
 
-    def _record(self, elem: Any, rt: RecordType, parent: Any) -> None:
-        values = {child.tag: child.text for child in elem}
-        if not self.known_tags[elem.tag].issuperset(values):
-            self._unknown(elem.tag, values)
-        row = tuple(map(values.get, rt.tags))
-        if rt.discriminator:
-            section = parent.tag
-            if rt.table == "lookup" and section not in LOOKUP_TABLES:
-                self.warn(f"unknown lookup table <{section}> (kept)")
-            elif rt.table == "history" and section not in HISTORY_SECTIONS:
-                self.warn(f"unknown history section <{section}> (kept)")
-            row = (section, *row)
-        pending = self.pending[rt.table]
-        pending.append(row)
-        if len(pending) >= BATCH_ROWS:
-            self.flush(rt.table)
+    def _check_root(self, elem: Any) -> None:
+        root = elem
+        while root.getparent() is not None:
+            root = root.getparent()
+        if root.tag != self.rf.root:
+            raise ReleaseError(
+                f"{self.file_name}: not a dm+d {self.rf.key} file (root element <{root.tag}>, "
+                f"expected <{self.rf.root}>)."
+            )
+
+    def _section(self, elem: Any, table: str) -> str:
+        """The enclosing section: it names the lookup table or the history kind of the record."""
+        section: str = elem.getparent().tag
+        if table == "lookup" and section not in LOOKUP_TABLES:
+            self.warn(f"unknown lookup table <{section}> (kept)")
+        elif table == "history" and section not in HISTORY_SECTIONS:
+            self.warn(f"unknown history section <{section}> (kept)")
+        return section
+
+    def _warn_unknown_sections(self, root: Any) -> None:
+        """The tag filter skips sections the schema does not know: record a warning instead of dropping silently."""
+        sections = {rt.section for rt in self.by_tag.values()}
+        if root is None or "*" in sections:
+            return  # lookup and history files: unknown sections are warned about per record
+        known = sections | set(self.by_tag) | _EXTRA_SECTIONS.get(self.rf.key, frozenset())
+        for child in root:
+            if isinstance(child.tag, str) and child.tag not in known:
+                self.warn(f"unknown section <{child.tag}> ignored")
 
     def _unknown(self, record_tag: str, values: dict[Any, Any]) -> None:
         for tag in values:
             if isinstance(tag, str) and tag not in self.known_tags[record_tag]:
                 self.warn(f"unknown field <{tag}> in <{record_tag}> ignored")
 
-    def _gtin(self, elem: Any, rt: RecordType) -> None:
+    def _gtin(self, elem: Any) -> None:
         """One AMPP of the GTIN file: its id and any number of GTINDATA children, one row each."""
         amppid = None
         gtins = []

@@ -1,9 +1,10 @@
 """Type-ahead search over the replica.
 
-Results come in three tiers, each in the replica's rank order (VTM, VMP, AMP, VMPP, AMPP, then shorter names):
-names equal to the query, names starting with it, then products with every query word as a word prefix
+Three tiers, each in the replica's rank order (visible first, then VTM, VMP, AMP, VMPP, AMPP):
+names equal to the query, names starting with it, then products with every query word as the start of a word
 anywhere in their names, previous names, abbreviations or AMP descriptions. Whatever a user types is only ever
-bound as a parameter or turned into quoted word tokens, so it cannot break or inject into the query.
+turned into quoted word tokens or bound as a parameter, so quotes, ``*``, ``-``, ``NEAR`` or brackets are
+searched as text and can never break or inject into the query.
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ from __future__ import annotations
 import re
 import sqlite3
 import string
+import unicodedata
 from dataclasses import dataclass
 
-from core.dmd.search_index import KIND_NAMES, KIND_RANK
+from core.dmd.search_index import KIND_NAMES, KIND_RANK, NAME_START_MARK
 
-# SQLite's lower() folds ASCII only; the key of a query must be folded the same way as the stored name_key.
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+# FTS5's unicode61 tokenizer: letters and digits make words, everything else separates them.
 _WORD = re.compile(r"[^\W_]+")
-_MIN_WORD_QUERY = 2  # a one-letter word prefix matches most of the catalogue: name prefixes only
+_MIN_WORD_QUERY = 2  # a one-letter word prefix matches most of the catalogue: name starts only
+_NO_BOUND = 1 << 62
 
 
 @dataclass(frozen=True)
@@ -32,24 +35,31 @@ class SearchHit:
         return {"id": str(self.id), "type": self.type, "name": self.name, "status": self.status}
 
 
-def search_key(text: str) -> str:
-    return " ".join(text.split()).translate(_ASCII_LOWER)
+def _fold(text: str) -> str:
+    """Case- and accent-insensitive form, as the tokenizer with remove_diacritics sees words."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def fts_query(text: str) -> str | None:
-    """The FTS5 expression for ``text``: every word as a quoted prefix term, or None if it has no words."""
-    words = _WORD.findall(text.casefold())
-    if not words:
-        return None
-    return " AND ".join(f'"{w}"*' for w in words)
+def words(text: str) -> list[str]:
+    return _WORD.findall(_fold(text))
+
+
+def first_word(text: str) -> str:
+    found = words(text[:200])
+    return found[0] if found else ""
+
+
+def name_key(text: str) -> str:
+    return " ".join(_fold(text).split())
 
 
 class Searcher:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
         row = conn.execute("SELECT min(rank) FROM search_doc WHERE status IS NOT NULL").fetchone()
-        # Hidden documents are ranked after all visible ones: a rowid bound excludes them inside FTS5.
-        self._first_hidden = row[0] if row[0] is not None else 1 << 62
+        # Hidden documents are ranked after all visible ones: a rowid bound leaves them out inside FTS5.
+        self._first_hidden = row[0] if row[0] is not None else _NO_BOUND
 
     def search(
         self,
@@ -59,62 +69,35 @@ class Searcher:
         include_hidden: bool = False,
         kinds: tuple[str, ...] = KIND_NAMES,
     ) -> list[SearchHit]:
-        key = search_key(text)
-        if not key or limit <= 0:
+        terms = words(text[:500])
+        if not terms or limit <= 0:
             return []
-        kind_ranks = [KIND_RANK[k] for k in KIND_NAMES if k in kinds]
-        hidden_flags = (0, 1) if include_hidden else (0,)
-        hits: dict[int, SearchHit] = {}
-        self._by_name(key, hidden_flags, kind_ranks, limit, hits, exact=True)
-        if len(hits) < limit:
-            self._by_name(key, hidden_flags, kind_ranks, limit, hits, exact=False)
-        if len(hits) < limit and len(key) >= _MIN_WORD_QUERY:
-            self._by_words(text, include_hidden, kind_ranks, limit, hits)
+        kind_ranks = tuple(KIND_RANK[k] for k in KIND_NAMES if k in kinds)
+        if not kind_ranks:
+            return []
+        bound = _NO_BOUND if include_hidden else self._first_hidden
+        quoted = [f'"{t}"*' for t in terms]
+        starts = " AND ".join([f'"{NAME_START_MARK}{terms[0]}"*', *quoted[1:]])
+        hits = self._match(starts, bound, kind_ranks, limit, {})
+        # Exact names first: stable, so rank order holds among them and among the rest.
+        key = name_key(text)
+        hits = dict(sorted(hits.items(), key=lambda item: name_key(item[1].name) != key))
+        if len(hits) < limit and len("".join(terms)) >= _MIN_WORD_QUERY:
+            hits = self._match(" AND ".join(quoted), bound, kind_ranks, limit, hits)
         return list(hits.values())[:limit]
 
-    def _by_name(
-        self,
-        key: str,
-        hidden_flags: tuple[int, ...],
-        kind_ranks: list[int],
-        limit: int,
-        hits: dict[int, SearchHit],
-        *,
-        exact: bool,
-    ) -> None:
-        condition = "name_key = ?" if exact else "name_key > ? AND name_key < ?"
-        params: tuple[str, ...] = (key,) if exact else (key, key + "\U0010ffff")
-        for hidden in hidden_flags:
-            for kind in kind_ranks:
-                rows = self._conn.execute(
-                    "SELECT rank, kind, id, name, status FROM search_doc "
-                    f"WHERE (status IS NOT NULL) = ? AND kind = ? AND {condition} "
-                    "ORDER BY length(name_key), name_key LIMIT ?",
-                    (hidden, kind, *params, limit - len(hits) + 1),
-                ).fetchall()
-                self._add(rows, hits, limit)
-                if len(hits) >= limit:
-                    return
-
-    def _by_words(
-        self, text: str, include_hidden: bool, kind_ranks: list[int], limit: int, hits: dict[int, SearchHit]
-    ) -> None:
-        expression = fts_query(text)
-        if expression is None:
-            return
-        bound = (1 << 62) if include_hidden else self._first_hidden
+    def _match(
+        self, expression: str, bound: int, kind_ranks: tuple[int, ...], limit: int, hits: dict[int, SearchHit]
+    ) -> dict[int, SearchHit]:
         kind_filter = "" if len(kind_ranks) == len(KIND_NAMES) else f" AND d.kind IN ({','.join(map(str, kind_ranks))})"
         rows = self._conn.execute(
             "SELECT d.rank, d.kind, d.id, d.name, d.status FROM search_fts f JOIN search_doc d ON d.rank = f.rowid "
             f"WHERE search_fts MATCH ? AND f.rowid < ?{kind_filter} ORDER BY f.rowid LIMIT ?",
             (expression, bound, limit + len(hits)),
         ).fetchall()
-        self._add(rows, hits, limit)
-
-    @staticmethod
-    def _add(rows: list[tuple[int, int, int, str, str | None]], hits: dict[int, SearchHit], limit: int) -> None:
         for rank, kind, product_id, name, status in rows:
             if len(hits) >= limit:
-                return
+                break
             if rank not in hits:
                 hits[rank] = SearchHit(product_id, KIND_NAMES[kind], name, status)
+        return hits

@@ -1,11 +1,13 @@
-"""The search index of the replica, built once per release inside the build transaction.
+"""The search index of the replica, built once per release.
 
-``search_doc`` holds one row per searchable product (VTM, VMP, AMP, VMPP, AMPP) and its ``rank`` (the rowid) is
-the default result order: visible before hidden, then VTM, VMP, AMP, VMPP, AMPP, then shorter (more
-general) names first. Because FTS5 walks
-its matches in rowid order, a type-ahead query stops after the first page instead of sorting every match.
-``search_fts`` is contentless (the text lives in the product tables) and stores no positions: prefix matching
-of words is all type-ahead needs, and the index stays small and quick to build.
+``search_doc`` has one row per searchable product (VTM, VMP, AMP, VMPP, AMPP). Its rowid (``rank``) is the default
+result order: visible before hidden, then VTM, VMP, AMP, VMPP, AMPP. Rows are inserted in that order, kind by kind,
+so the order costs no sort. FTS5 walks matches in rowid order, so a type-ahead query stops after its first page
+instead of ranking every match, and a rowid bound leaves the hidden products out inside FTS5 itself.
+
+``search_fts`` is contentless and keeps no positions (the smallest, quickest index). To tell "the name starts with
+what was typed" from "a word somewhere starts with it" without positions, each document also carries its first
+word behind a marker (``NAME_START_MARK``), found with one more prefix term.
 """
 
 from __future__ import annotations
@@ -14,65 +16,74 @@ import sqlite3
 
 KIND_NAMES = ("vtm", "vmp", "amp", "vmpp", "ampp")
 KIND_RANK = {name: rank for rank, name in enumerate(KIND_NAMES)}
+NAME_START_MARK = "qqnm"  # letters only, so the tokenizer keeps it glued to the word it marks
 
-# Per kind: id column, display name, extra searchable text, and the reason a row is hidden by default
+# Per kind: table, id column, display name, extra searchable text, and why a row is hidden by default
 # ('invalid', 'discontinued', 'unavailable'; NULL when shown). Codes from the lookup file (DESIGN.md section 4).
+# The smaller kinds are ordered shortest name first ("Paracetamol" before "Paracetamol + Caffeine"); the two
+# big ones keep release order, as sorting them would cost more than it helps a type-ahead list.
 _DOCS = {
-    "vtm": ("vtmid", "nm", "coalesce(abbrevnm, '')", "CASE WHEN invalid = 1 THEN 'invalid' END", "vtm"),
+    "vtm": ("vtm", "vtmid", "nm", "abbrevnm", "CASE WHEN invalid = 1 THEN 'invalid' END"),
     "vmp": (
+        "vmp",
         "vpid",
         "nm",
-        "coalesce(abbrevnm, '') || ' ' || coalesce(nmprev, '')",
+        "trim(coalesce(abbrevnm, '') || ' ' || coalesce(nmprev, ''))",
         "CASE WHEN invalid = 1 THEN 'invalid' WHEN non_availcd = '0001' THEN 'unavailable' END",
-        "vmp",
     ),
     "amp": (
+        "amp",
         "apid",
         "desc",
-        "coalesce(abbrevnm, '') || ' ' || coalesce(nm_prev, '')",
+        "trim(coalesce(abbrevnm, '') || ' ' || coalesce(nm_prev, ''))",
         "CASE WHEN invalid = 1 THEN 'invalid' WHEN avail_restrictcd = '0009' THEN 'unavailable' END",
-        "amp",
     ),
-    "vmpp": ("vppid", "nm", "coalesce(abbrevnm, '')", "CASE WHEN invalid = 1 THEN 'invalid' END", "vmpp"),
+    "vmpp": ("vmpp", "vppid", "nm", "abbrevnm", "CASE WHEN invalid = 1 THEN 'invalid' END"),
     "ampp": (
+        "ampp",
         "appid",
         "nm",
-        "coalesce(abbrevnm, '')",
+        "abbrevnm",
         "CASE WHEN invalid = 1 THEN 'invalid' WHEN disccd = '0001' THEN 'discontinued' END",
-        "ampp",
     ),
 }
 
+_SORTED_KINDS = ("vtm", "vmp", "vmpp")
+
 SEARCH_SCHEMA = (
     """CREATE TABLE search_doc (
-        rank INTEGER PRIMARY KEY, kind INTEGER NOT NULL, id INTEGER NOT NULL, name TEXT NOT NULL,
-        name_key TEXT NOT NULL, status TEXT, extra TEXT)""",
+        rank INTEGER PRIMARY KEY, kind INTEGER NOT NULL, id INTEGER NOT NULL, name TEXT NOT NULL, status TEXT,
+        extra TEXT)""",
     """CREATE VIRTUAL TABLE search_fts USING fts5(
         text, content='', detail=none, tokenize='unicode61 remove_diacritics 2')""",
 )
-
-
-def _select(kind: str) -> str:
-    id_col, name_col, extra, status, table = _DOCS[kind]
-    return (
-        f"SELECT {KIND_RANK[kind]} AS kind, {id_col} AS id, {name_col} AS name, {status} AS status, "
-        f"nullif(trim({extra}), '') AS extra FROM {table} WHERE {name_col} IS NOT NULL"
-    )
 
 
 def build_search_index(conn: sqlite3.Connection) -> int:
     """Fill search_doc and search_fts from the product tables; returns the number of documents."""
     for statement in SEARCH_SCHEMA:
         conn.execute(statement)
-    union = " UNION ALL ".join(_select(kind) for kind in KIND_NAMES)
+    for hidden in (False, True):
+        for kind in KIND_NAMES:
+            table, id_col, name_col, extra, status = _DOCS[kind]
+            order = f" ORDER BY length({name_col}), {name_col}" if kind in _SORTED_KINDS else ""
+            conn.execute(
+                "INSERT INTO search_doc (kind, id, name, status, extra) "
+                f"SELECT {KIND_RANK[kind]}, {id_col}, {name_col}, {status}, nullif({extra}, '') FROM {table} "
+                f"WHERE {name_col} IS NOT NULL AND ({status}) IS {'NOT ' if hidden else ''}NULL{order}"
+            )
+    conn.create_function("name_start_token", 1, _name_start_token, deterministic=True)
     conn.execute(
-        "INSERT INTO search_doc (kind, id, name, name_key, status, extra) "
-        f"SELECT kind, id, name, lower(name), status, extra FROM ({union}) "
-        "ORDER BY status IS NOT NULL, kind, length(name), lower(name)"
+        "INSERT INTO search_fts (rowid, text) "
+        "SELECT rank, name || ' ' || coalesce(extra, '') || ' ' || name_start_token(name) FROM search_doc"
     )
-    conn.execute("INSERT INTO search_fts (rowid, text) SELECT rank, name || ' ' || coalesce(extra, '') FROM search_doc")
-    # Name-prefix matches are read per kind in name order, visible and hidden apart.
-    conn.execute("CREATE INDEX ix_search_doc_prefix ON search_doc (status IS NOT NULL, kind, name_key)")
-    conn.execute("CREATE INDEX ix_search_doc_product ON search_doc (id)")
-    count: int = conn.execute("SELECT count(*) FROM search_doc").fetchone()[0]
+    count: int = conn.execute("SELECT max(rank) FROM search_doc").fetchone()[0] or 0
     return count
+
+
+def _name_start_token(name: str) -> str:
+    """The marker token for the first word of a name: ``Co-codamol 30mg`` → ``qqnmco``."""
+    from core.dmd.search import first_word  # one tokenizer rule for building and querying
+
+    word = first_word(name)
+    return NAME_START_MARK + word if word else ""

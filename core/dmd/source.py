@@ -125,16 +125,22 @@ def _scan_zip(
     files: tuple[ReleaseFile, ...],
     found: dict[str, _Member],
     depth: int,
+    limit: int = DEFAULT_MAX_UNCOMPRESSED,
 ) -> int:
-    """Record the release files in ``zf`` (and in zips nested in it); return the uncompressed bytes declared."""
+    """Record the release files in ``zf`` (and in zips nested in it); return the uncompressed bytes declared.
+
+    Stops as soon as the declared total exceeds ``limit``: a nested zip is inflated in memory to be read.
+    """
     total = 0
     for info in zf.infolist():
         if info.is_dir():
             continue
         total += info.file_size
+        if total > limit:
+            return total
         if info.filename.lower().endswith(".zip") and depth < 2:
             with zf.open(info) as fh, zipfile.ZipFile(io.BytesIO(fh.read())) as inner:
-                total += _scan_zip(inner, path, (*chain, info.filename), files, found, depth + 1)
+                total += _scan_zip(inner, path, (*chain, info.filename), files, found, depth + 1, limit - total)
             continue
         rf = _match(info.filename, files)
         if rf is not None and rf.key not in found:
@@ -157,18 +163,22 @@ def locate_release(
     else:
         try:
             with zipfile.ZipFile(location) as zf:
-                total = _scan_zip(zf, location, (), files, source.members, 0)
+                total = _scan_zip(zf, location, (), files, source.members, 0, max_uncompressed)
         except zipfile.BadZipFile as exc:
             raise ReleaseError(f"{location.name}: not a readable zip archive ({exc}).") from exc
         except (OSError, EOFError, zipfile.LargeZipFile) as exc:
             raise ReleaseError(f"{location.name}: the archive is damaged ({exc}).") from exc
     if total > max_uncompressed:
         raise ReleaseError(
-            f"{location.name}: the archive would unpack to {total / 1024**2:,.0f} MB, more than the "
-            f"{max_uncompressed / 1024**2:,.0f} MB a {kind} can be; refusing it as a possible zip bomb."
+            f"{location.name}: the archive would unpack to at least {_size(total)}, more than the "
+            f"{_size(max_uncompressed)} a {kind} can be; refusing it as a possible zip bomb."
         )
     _check_complete(source, files, bonus)
     return source
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024**2:,.0f} MB" if n >= 10 * 1024**2 else f"{n:,} bytes"
 
 
 def _scan_folder(folder: Path, files: tuple[ReleaseFile, ...], found: dict[str, _Member]) -> int:
