@@ -19,15 +19,68 @@ from core.dmd.build import build_replica
 from core.dmd.catalogue import Catalogue
 from core.dmd.gtin import gtin_check_digit
 
-COMMON_DRUGS = (
-    "paracetamol ibuprofen amoxicillin omeprazole atorvastatin metformin amlodipine ramipril sertraline "
-    "salbutamol morphine codeine diazepam lansoprazole levothyroxine simvastatin bisoprolol furosemide "
-    "citalopram fluoxetine prednisolone aspirin clopidogrel warfarin apixaban gabapentin pregabalin tramadol "
-    "naproxen doxycycline flucloxacillin clarithromycin nitrofurantoin trimethoprim cetirizine loratadine "
-    "beclometasone fluticasone insulin gliclazide lisinopril losartan candesartan bendroflumethiazide "
-    "mirtazapine amitriptyline quetiapine olanzapine zopiclone oxycodone fentanyl methadone buprenorphine "
-    "hydrocortisone betamethasone diclofenac co-codamol folic ferrous colecalciferol"
-).split()
+COMMON_DRUGS = [
+    "paracetamol",
+    "ibuprofen",
+    "amoxicillin",
+    "omeprazole",
+    "atorvastatin",
+    "metformin",
+    "amlodipine",
+    "ramipril",
+    "sertraline",
+    "salbutamol",
+    "morphine",
+    "codeine",
+    "diazepam",
+    "lansoprazole",
+    "levothyroxine",
+    "simvastatin",
+    "bisoprolol",
+    "furosemide",
+    "citalopram",
+    "fluoxetine",
+    "prednisolone",
+    "aspirin",
+    "clopidogrel",
+    "warfarin",
+    "apixaban",
+    "gabapentin",
+    "pregabalin",
+    "tramadol",
+    "naproxen",
+    "doxycycline",
+    "flucloxacillin",
+    "clarithromycin",
+    "nitrofurantoin",
+    "trimethoprim",
+    "cetirizine",
+    "loratadine",
+    "beclometasone",
+    "fluticasone",
+    "insulin",
+    "gliclazide",
+    "lisinopril",
+    "losartan",
+    "candesartan",
+    "bendroflumethiazide",
+    "mirtazapine",
+    "amitriptyline",
+    "quetiapine",
+    "olanzapine",
+    "zopiclone",
+    "oxycodone",
+    "fentanyl",
+    "methadone",
+    "buprenorphine",
+    "hydrocortisone",
+    "betamethasone",
+    "diclofenac",
+    "co-codamol",
+    "folic",
+    "ferrous",
+    "colecalciferol",
+]
 TWO_WORDS = ("para 500", "amox 250", "ibu gel", "morph oral", "omep caps", "salb inh", "metf 500", "co-cod 30")
 
 

@@ -40,6 +40,7 @@ _BUILD_PRAGMAS = (
     "PRAGMA locking_mode = EXCLUSIVE",
     "PRAGMA cache_size = -32768",
     "PRAGMA temp_store = FILE",
+    "PRAGMA threads = 2",  # CREATE INDEX sorts with a helper thread
 )
 
 
@@ -149,6 +150,7 @@ def _build(
         raise ReleaseError(f"{main_src.label}: the release could not be stored ({exc}).") from exc
     finally:
         conn.close()
+        hasher.join()
         if worker is not None:
             worker.stop()
     return BuildResult(info, {t: n for t, n in counts.items() if _loaded(t, sources)}, warnings)
@@ -279,7 +281,8 @@ class _Worker:
     """A second process that parses some release files into a part database of its own."""
 
     def __init__(self, part: Path, sources: dict[bool, ReleaseSource | None], task: _Task) -> None:
-        ctx = multiprocessing.get_context()
+        # Never fork: the GUI process has Qt and worker threads running, and a forked child could deadlock.
+        ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe(duplex=False)
         locations = {k: (s.location, s.max_uncompressed) if s else None for k, s in sources.items()}
         self._process = ctx.Process(target=_worker_main, args=(part, locations, task, child), daemon=True)

@@ -37,7 +37,8 @@ class SearchHit:
 
 def _fold(text: str) -> str:
     """Case- and accent-insensitive form, as the tokenizer with remove_diacritics sees words."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    # Canonical decomposition only (NFD): FTS5 strips accents but does not fold compatibility characters.
+    decomposed = unicodedata.normalize("NFD", text.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 

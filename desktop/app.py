@@ -1,0 +1,79 @@
+"""``rxdesk`` with no arguments: the desktop application (for now, the medicines catalogue window)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from core import paths
+from core.dmd.replica import ensure_replica
+from desktop.catalogue_window import CATALOGUE_CHANGED, CatalogueWindow
+from desktop.messages import error_text, show_error
+from desktop.operation import Operation
+
+log = logging.getLogger(__name__)
+STYLE_SHEET = paths.RESOURCES / "style.qss"
+
+
+def run_gui(data_dir: Path | None, *, kiosk: bool = False) -> int:
+    """Open the catalogue window (full screen with ``kiosk``; the locked-down kiosk itself is still to come)."""
+    app = QApplication.instance() or QApplication(sys.argv[:1] or ["rxdesk"])
+    assert isinstance(app, QApplication)
+    app.setApplicationName(paths.APP_NAME)
+    app.setOrganizationName(paths.APP_NAME)
+    apply_style(app)
+    try:
+        data = paths.data_dir(data_dir)
+    except OSError as exc:
+        show_error(None, "RxDesk cannot use its data folder.", exc)
+        return 1
+
+    window = CatalogueWindow(paths.replica_path(data))
+    if kiosk:
+        window.showFullScreen()
+    else:
+        window.show()
+    sys.excepthook = _report_unexpected(window)
+    if not paths.replica_path(data).exists():
+        prepare_catalogue(window, data)
+    elif window.catalogue_error:
+        QMessageBox.critical(window, "RxDesk", f"The medicines catalogue cannot be opened.\n\n{window.catalogue_error}")
+    return app.exec()
+
+
+def prepare_catalogue(window: CatalogueWindow, data: Path) -> Operation:
+    """First start: build the replica from the bundled demo release in a worker, with progress in the window."""
+    operation = Operation(lambda report: ensure_replica(data, report), changes={CATALOGUE_CHANGED})
+    operation.progressed.connect(window.show_progress)
+    operation.finished.connect(window.hide_progress)
+    operation.failed.connect(lambda error: window.show_unavailable(error_text(error)))
+    operation.failed.connect(lambda error: show_error(window, "The medicines catalogue could not be prepared.", error))
+    window.show_progress("Preparing the medicines catalogue", 0, 0)
+    return operation.start()
+
+
+def apply_style(app: QApplication) -> None:
+    try:
+        app.setStyleSheet(STYLE_SHEET.read_text(encoding="utf-8"))
+    except OSError as exc:  # the window still works with the platform look
+        log.warning("Style sheet not loaded: %s", exc)
+
+
+ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None], None]
+
+
+def _report_unexpected(window: CatalogueWindow) -> ExceptHook:
+    """An exception escaping a slot: logged with its traceback, shown to the user as one sentence."""
+
+    def hook(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, error, tb)
+        else:
+            show_error(window, "RxDesk could not complete that action.", error)
+
+    return hook

@@ -1,0 +1,128 @@
+"""The one operation abstraction of the GUI: run a function off the UI thread, hear back on the UI thread.
+
+``Operation(fn)`` runs ``fn(report)`` in a QThreadPool worker. ``report(stage, done, total)`` may be called from
+the worker as often as it likes; it arrives as ``progressed`` on the UI thread. When ``fn`` returns, ``succeeded``
+carries its result, then the operation's ``changes`` (topics such as ``"catalogue"``) are announced on
+``change_notifier().changed`` so every view showing that data can refresh. If ``fn`` raises, ``failed`` carries
+the exception instead. ``finished`` follows either way. All of these are emitted on the UI thread.
+
+The worker never holds a reference to the Operation (or to whatever its slots capture): only the UI thread does,
+through ``_running``. Otherwise the worker could drop the last reference and a QObject (even a window) would be
+destroyed on the wrong thread.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QThreadPool, Signal, Slot
+
+Report = Callable[[str, int, int], None]  # (stage, done, total): the shape of core.dmd.build.Progress
+
+
+class ChangeNotifier(QObject):
+    """Announces which kinds of data changed (a frozenset of topic names) after an operation succeeded."""
+
+    changed = Signal(object)
+
+
+class Operation(QObject):
+    succeeded = Signal(object)
+    failed = Signal(object)  # the exception
+    progressed = Signal(str, object, object)  # object: byte counts can exceed a C int
+    finished = Signal()
+
+    def __init__(
+        self, fn: Callable[[Report], Any], *, changes: Iterable[str] = (), parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._fn: Callable[[Report], Any] | None = fn
+        self._changes = frozenset(changes)
+
+    def start(self, pool: QThreadPool | None = None) -> Operation:
+        if self._fn is None:
+            raise RuntimeError("An operation runs once.")
+        relay = _relay()
+        key = next(_keys)
+        relay.running[key] = self
+        holder = [self._fn]
+        self._fn = None
+        (pool or QThreadPool.globalInstance()).start(partial(_work, relay, key, holder))
+        return self
+
+    def _complete(self, ok: bool, value: object) -> None:
+        try:
+            if ok:
+                self.succeeded.emit(value)
+                if self._changes:
+                    change_notifier().changed.emit(self._changes)
+            else:
+                self.failed.emit(value)
+        finally:
+            self.finished.emit()
+
+
+def _work(relay: _Relay, key: int, holder: list[Callable[[Report], Any]]) -> None:
+    """In the worker thread. Every reference it holds is let go before the outcome is posted to the UI thread,
+    so the function, its result or exception (with the traceback's frames) are released there, not here."""
+    fn = holder.pop()
+    ok, value = _call(fn, partial(relay.progressed.emit, key))
+    box = [value]
+    del fn, value
+    relay.done.emit(key, ok, box)
+
+
+def _call(fn: Callable[[Report], Any], report: Report) -> tuple[bool, object]:
+    try:
+        return True, fn(report)
+    except Exception as exc:
+        return False, exc
+
+
+class _Relay(QObject):
+    """Lives on the UI thread for the life of the process; carries worker signals back to their operations."""
+
+    done = Signal(int, bool, object)
+    progressed = Signal(int, str, object, object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.running: dict[int, Operation] = {}
+        self.done.connect(self._on_done, Qt.ConnectionType.QueuedConnection)
+        self.progressed.connect(self._on_progress, Qt.ConnectionType.QueuedConnection)
+
+    @Slot(int, bool, object)
+    def _on_done(self, key: int, ok: bool, box: list[object]) -> None:
+        value = box.pop()
+        operation = self.running.pop(key, None)
+        if operation is not None:
+            operation._complete(ok, value)
+
+    @Slot(int, str, object, object)
+    def _on_progress(self, key: int, stage: str, done: object, total: object) -> None:
+        operation = self.running.get(key)
+        if operation is not None:
+            operation.progressed.emit(stage, done, total)
+
+
+_keys = itertools.count(1)
+_singletons: dict[str, QObject] = {}
+
+
+def _relay() -> _Relay:
+    if "relay" not in _singletons:
+        _singletons["relay"] = _Relay()
+    relay = _singletons["relay"]
+    assert isinstance(relay, _Relay)
+    return relay
+
+
+def change_notifier() -> ChangeNotifier:
+    if "notifier" not in _singletons:
+        _singletons["notifier"] = ChangeNotifier()
+    notifier = _singletons["notifier"]
+    assert isinstance(notifier, ChangeNotifier)
+    return notifier

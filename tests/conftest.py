@@ -1,0 +1,99 @@
+"""Shared fixtures: release zips built from the real dm+d samples, and replicas built from them once per session."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from core.dmd.build import BuildResult, build_replica
+from core.dmd.catalogue import Catalogue
+from tests.release_zips import SAMPLE_2019, SAMPLE_2021, SAMPLE_BONUS_ZIP, build_bonus_zip, build_main_zip
+
+# Qt widget tests need no display (DESIGN.md section 9); set before pytest-qt creates the QApplication.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class BuiltReplica:
+    """A replica built by the test session, with what it was built from."""
+
+    path: Path
+    result: BuildResult
+    main: Path  # zip or extracted folder
+    bonus: Path | None
+
+
+@pytest.fixture(scope="session")
+def zip_2019(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_main_zip(SAMPLE_2019, tmp_path_factory.mktemp("zip2019"))
+
+
+@pytest.fixture(scope="session")
+def zip_2021(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_main_zip(SAMPLE_2021, tmp_path_factory.mktemp("zip2021"))
+
+
+@pytest.fixture(scope="session")
+def bonus_zip_2021(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bonus-style files of the 2021 sample folder as a supplementary release zip."""
+    return build_bonus_zip(SAMPLE_2021, tmp_path_factory.mktemp("bonus2021"))
+
+
+def _build(tmp_path_factory: pytest.TempPathFactory, name: str, main: Path, bonus: Path | None) -> BuiltReplica:
+    target = tmp_path_factory.mktemp(name) / "dmd.sqlite"
+    result = build_replica(target, main, bonus, parallel=False)
+    return BuiltReplica(target, result, main, bonus)
+
+
+@pytest.fixture(scope="session")
+def replica_2019(tmp_path_factory: pytest.TempPathFactory, zip_2019: Path) -> BuiltReplica:
+    """The 2019 main release zip with the 2024 supplementary release (as TRUD ships it)."""
+    return _build(tmp_path_factory, "replica2019", zip_2019, SAMPLE_BONUS_ZIP)
+
+
+@pytest.fixture(scope="session")
+def replica_2021(tmp_path_factory: pytest.TempPathFactory, zip_2021: Path, bonus_zip_2021: Path) -> BuiltReplica:
+    """The 2021 main release zip with its own bonus-style files zipped as a supplementary release."""
+    return _build(tmp_path_factory, "replica2021", zip_2021, bonus_zip_2021)
+
+
+@pytest.fixture(scope="session")
+def catalogue_2019(replica_2019: BuiltReplica) -> Iterator[Catalogue]:
+    with Catalogue(replica_2019.path) as cat:
+        yield cat
+
+
+@pytest.fixture(scope="session")
+def catalogue_2021(replica_2021: BuiltReplica) -> Iterator[Catalogue]:
+    with Catalogue(replica_2021.path) as cat:
+        yield cat
+
+
+@dataclass(frozen=True)
+class ExistingReplica:
+    """A good replica already in use at ``path``: a failed import must leave it, and only it, in place."""
+
+    path: Path
+    sha256: str
+
+    def assert_untouched(self) -> None:
+        assert sorted(p.name for p in self.path.parent.iterdir()) == [self.path.name], "leftover files"
+        assert sha256_of(self.path) == self.sha256, "the previous replica was modified"
+        with Catalogue(self.path) as cat:
+            assert cat.counts()["vmp"] > 0
+
+
+@pytest.fixture
+def existing_replica(tmp_path: Path, zip_2021: Path) -> ExistingReplica:
+    target = tmp_path / "data" / "dmd.sqlite"
+    build_replica(target, zip_2021, parallel=False)
+    return ExistingReplica(target, sha256_of(target))

@@ -1,0 +1,45 @@
+"""The replica of a data directory: kept release archives and rebuilding after a schema change."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from core.dmd.catalogue import Catalogue
+from core.dmd.replica import ensure_replica, import_release, kept_release, replica_is_current
+from core.paths import replica_path
+from tests.release_zips import SAMPLE_2019, SAMPLE_2021, build_main_zip
+
+
+def test_import_keeps_only_the_latest_release_zip(tmp_path: Path) -> None:
+    data = tmp_path / "home"
+    data.mkdir()
+    first = build_main_zip(SAMPLE_2019, tmp_path)
+    import_release(data, first)
+    assert kept_release(data) == (data / "releases" / first.name, None)
+    second = build_main_zip(SAMPLE_2021, tmp_path)
+    import_release(data, second)
+    assert sorted(p.name for p in (data / "releases").iterdir()) == [second.name]
+
+
+def test_a_replica_of_another_schema_is_rebuilt_from_the_kept_release_not_the_demo(tmp_path: Path) -> None:
+    data = tmp_path / "home"
+    data.mkdir()
+    import_release(data, build_main_zip(SAMPLE_2019, tmp_path))
+    path = replica_path(data)
+    with sqlite3.connect(path) as conn:  # as if an older RxDesk had built it
+        conn.execute("PRAGMA user_version = 0")
+    assert not replica_is_current(path)
+    result = ensure_replica(data)
+    assert result is not None
+    assert result.info.name == "nhsbsa_dmd_4.0.1_20190401000001"
+    assert replica_is_current(path)
+    with Catalogue(path) as cat:
+        assert cat.counts()["vmp"] == 7
+    assert ensure_replica(data) is None  # current now: nothing to do
+
+
+def test_a_damaged_replica_file_is_not_current(tmp_path: Path) -> None:
+    path = tmp_path / "dmd.sqlite"
+    path.write_bytes(b"this is not a database" * 100)
+    assert not replica_is_current(path)
