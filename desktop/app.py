@@ -11,7 +11,7 @@ from types import TracebackType
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from core import paths
-from core.dmd.replica import ensure_replica
+from core.dmd.replica import ensure_replica, replica_is_current
 from desktop.catalogue_window import CATALOGUE_CHANGED, CatalogueWindow
 from desktop.messages import error_text, show_error
 from desktop.operation import Operation
@@ -39,8 +39,8 @@ def run_gui(data_dir: Path | None, *, kiosk: bool = False) -> int:
     else:
         window.show()
     sys.excepthook = _report_unexpected(window)
-    if not paths.replica_path(data).exists():
-        prepare_catalogue(window, data)
+    if not replica_is_current(paths.replica_path(data)):
+        prepare_catalogue(window, data)  # first start, or a replica built by another schema version
     elif window.catalogue_error:
         QMessageBox.critical(window, "RxDesk", f"The medicines catalogue cannot be opened.\n\n{window.catalogue_error}")
     return app.exec()

@@ -268,7 +268,9 @@ BAD_INPUTS: dict[str, Bad] = {
     "ampp-without-amp": Bad(
         _with(_dangling_amp()), ValidationError, (MAIN_NAME, "inconsistent", "AMPPs whose AMP is missing")
     ),
-    "duplicate-id": Bad(_with(_duplicate_vmp()), ReleaseError, (MAIN_NAME, "could not be stored", r"vmp\.vpid")),
+    "duplicate-id": Bad(
+        _with(_duplicate_vmp()), ReleaseError, (MAIN_NAME, "two records with the same id", r"vmp\.vpid")
+    ),
     "nonexistent-path": Bad(_missing, ReleaseError, ("does-not-exist", "no such file or folder")),
 }
 

@@ -453,7 +453,7 @@ def sample(_n):
     peak[0] = max(peak[0], process.memory_info().rss)
 def parse(path):
     with open(path, "rb") as fh:
-        return parser.parse_release_file(fh, rf, "f_ampp2_test.xml", lambda table, rows: None, on_bytes=sample)
+        return parser.parse_release_file(fh, rf, "f_ampp2_test.xml", lambda table, columns, rows: None, on_bytes=sample)
 parse(sys.argv[1])  # warm up: imports, first allocations
 before = process.memory_info().rss
 stats = parse(sys.argv[2])

@@ -10,10 +10,12 @@ parses the rest; the worker's tables are then copied in with one INSERT … SELE
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import os
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,13 +25,14 @@ from pathlib import Path
 
 from core.dmd import ddl
 from core.dmd.errors import DmdError, ReleaseError
-from core.dmd.parser import ParseStats, Row, parse_release_file
+from core.dmd.parser import Columns, ParseStats, Row, RowSink, parse_release_file
 from core.dmd.release_info import ReleaseInfo, write_release_info
 from core.dmd.schema import RECORD_TYPES, RECORD_TYPES_BY_TABLE, RELEASE_FILES, SCHEMA_VERSION
 from core.dmd.search_index import build_search_index
 from core.dmd.source import DEFAULT_MAX_UNCOMPRESSED, ReleaseSource, locate_release
 from core.dmd.validate import validate_replica
 
+log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 # Below this many bytes of XML a second process costs more than it saves.
@@ -107,6 +110,11 @@ def _build(
     hasher = threading.Thread(target=lambda: hashes.update(_hashes(sources)), daemon=True)
     hasher.start()  # hashlib releases the GIL: hashing the archives overlaps the parse
 
+    started = time.perf_counter()
+
+    def clock() -> float:
+        return time.perf_counter() - started
+
     tracker = _ProgressTracker(progress, total_bytes)
     conn = _create_database(tmp)
     worker = _Worker(part, sources, _Task(tuple(theirs))) if theirs else None
@@ -117,20 +125,26 @@ def _build(
         for is_bonus, key in mine:
             stats = _parse_one(_source(sources, is_bonus), key, sink, tracker.add)
             _merge_stats(counts, warnings, stats)
+        log.debug("%.2fs: this process parsed %s", clock(), [k for _, k in mine])
         if worker is not None:
             stats_list = worker.wait(tracker)
+            log.debug("%.2fs: worker done with %s", clock(), [k for _, k in theirs])
             for stats in stats_list:
                 _merge_stats(counts, warnings, stats)
             _copy_part(conn, part, [t for s in stats_list for t in s.records])
+            log.debug("%.2fs: worker tables copied", clock())
         tracker.stage("Indexing")
         for rt in RECORD_TYPES:
             for statement in ddl.index_statements(rt.table):
                 conn.execute(statement)
+        log.debug("%.2fs: indexed", clock())
         tracker.stage("Building the search index")
         build_search_index(conn)
+        log.debug("%.2fs: search index built", clock())
         tracker.stage("Validating")
         label = main_src.label
         warnings += validate_replica(conn, {t: n for t, n in counts.items() if _loaded(t, sources)}, label)
+        log.debug("%.2fs: validated", clock())
         hasher.join()
         info = ReleaseInfo(
             name=_strip_zip(main_src.label),
@@ -147,13 +161,21 @@ def _build(
         conn.commit()
         conn.execute("PRAGMA optimize")
     except sqlite3.DatabaseError as exc:
-        raise ReleaseError(f"{main_src.label}: the release could not be stored ({exc}).") from exc
+        raise _storage_error(main_src.label, exc) from exc
     finally:
         conn.close()
         hasher.join()
         if worker is not None:
             worker.stop()
     return BuildResult(info, {t: n for t, n in counts.items() if _loaded(t, sources)}, warnings)
+
+
+def _storage_error(label: str, exc: sqlite3.DatabaseError) -> ReleaseError:
+    if isinstance(exc, sqlite3.IntegrityError):
+        return ReleaseError(
+            f"{label}: the release has two records with the same id or a record without its id ({exc})."
+        )
+    return ReleaseError(f"{label}: the release could not be stored ({exc}).")
 
 
 def _source(sources: dict[bool, ReleaseSource | None], is_bonus: bool) -> ReleaseSource:
@@ -214,7 +236,7 @@ def _create_database(path: Path) -> sqlite3.Connection:
 def _parse_one(
     src: ReleaseSource,
     key: str,
-    sink: Callable[[str, list[Row]], None],
+    sink: RowSink,
     on_bytes: Callable[[int], None] | None,
 ) -> ParseStats:
     rf = next(f for f in RELEASE_FILES if f.key == key)
@@ -222,17 +244,28 @@ def _parse_one(
         return parse_release_file(stream, rf, src.file_name(key), sink, on_bytes=on_bytes)
 
 
-def _inserter(
-    conn: sqlite3.Connection, worker: _Worker | None, tracker: _ProgressTracker
-) -> Callable[[str, list[Row]], None]:
-    statements = {rt.table: ddl.insert_sql(rt) for rt in RECORD_TYPES}
+def _inserter(conn: sqlite3.Connection, worker: _Worker | None, tracker: _ProgressTracker) -> RowSink:
+    insert = _row_writer(conn)
 
-    def sink(table: str, rows: list[Row]) -> None:
-        conn.executemany(statements[table], rows)
+    def sink(table: str, columns: Columns, rows: list[Row]) -> None:
+        insert(table, columns, rows)
         if worker is not None:
             worker.poll(tracker)
 
     return sink
+
+
+def _row_writer(conn: sqlite3.Connection) -> RowSink:
+    """Inserts batches of rows of one shape (table and present columns), one cached statement per shape."""
+    statements: dict[tuple[str, Columns], str] = {}
+
+    def insert(table: str, columns: Columns, rows: list[Row]) -> None:
+        sql = statements.get((table, columns))
+        if sql is None:
+            sql = statements[(table, columns)] = ddl.insert_sql(table, columns)
+        conn.executemany(sql, rows)
+
+    return insert
 
 
 def _copy_part(conn: sqlite3.Connection, part: Path, tables: Iterable[str]) -> None:
@@ -329,7 +362,7 @@ def _worker_main(part: Path, locations: dict[bool, tuple[Path, int] | None], tas
             k: locate_release(loc[0], bonus=k, max_uncompressed=loc[1]) if loc else None for k, loc in locations.items()
         }
         conn = _create_database(part)
-        statements = {rt.table: ddl.insert_sql(rt) for rt in RECORD_TYPES}
+        insert = _row_writer(conn)
         pending = [0]
 
         def on_bytes(n: int) -> None:
@@ -338,8 +371,8 @@ def _worker_main(part: Path, locations: dict[bool, tuple[Path, int] | None], tas
                 out.send(("bytes", pending[0]))
                 pending[0] = 0
 
-        def sink(table: str, rows: list[Row]) -> None:
-            conn.executemany(statements[table], rows)
+        def sink(table: str, columns: Columns, rows: list[Row]) -> None:
+            insert(table, columns, rows)
 
         results = [_parse_one(_source(sources, b), key, sink, on_bytes) for b, key in task.files]
         conn.commit()
@@ -348,6 +381,10 @@ def _worker_main(part: Path, locations: dict[bool, tuple[Path, int] | None], tas
         out.send(("done", results))
     except DmdError as exc:
         out.send(("error", str(exc)))
+    except sqlite3.DatabaseError as exc:
+        main_location = locations[False]
+        label = main_location[0].name if main_location else "the release"
+        out.send(("error", str(_storage_error(label, exc))))
     except Exception as exc:  # reported to the parent as one clear line, never a traceback
         out.send(("error", f"the release could not be read ({exc.__class__.__name__}: {exc})"))
     finally:

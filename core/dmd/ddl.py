@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from core.dmd.schema import RECORD_TYPES, RecordType
 
-# Main entities keyed by their SNOMED id: the id is the SQLite rowid, so lookups by id need no extra index.
+# Main entities keyed by their SNOMED id. Rows are appended in file order and the unique index is built after the
+# load: inserting into a B-tree keyed by (unordered) SNOMED ids costs several times more than sorting once.
 PRIMARY_KEYS = {"vtm": "vtmid", "vmp": "vpid", "vmpp": "vppid", "amp": "apid", "ampp": "appid", "ing": "isid"}
 
 # Secondary indexes: every link the detail view, the validation and the id/barcode lookups follow.
@@ -46,21 +47,17 @@ def create_table_sql(rt: RecordType) -> str:
     cols = []
     if rt.discriminator:
         cols.append(f"{rt.discriminator} TEXT NOT NULL")
-    pk = PRIMARY_KEYS.get(rt.table)
     for f in rt.fields:
         decl = f"{f.column} {f.kind.value}"
-        if f.column == pk:
-            decl += " PRIMARY KEY"
-        elif f.required and f.kind.name == "ID":
+        if f.required and f.kind.name == "ID":
             decl += " NOT NULL"  # a record without its id cannot be linked: refuse the release
         cols.append(decl)
     cols.extend(f"{c} TEXT" for c in rt.derived_columns)
     return f"CREATE TABLE {rt.table} ({', '.join(cols)})"
 
 
-def insert_sql(rt: RecordType) -> str:
-    cols = rt.columns
-    return f"INSERT INTO {rt.table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+def insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
 def schema_statements() -> list[str]:
@@ -68,4 +65,9 @@ def schema_statements() -> list[str]:
 
 
 def index_statements(table: str) -> list[str]:
-    return [f"CREATE INDEX ix_{table}_{cols.replace(', ', '_')} ON {table} ({cols})" for cols in INDEXES.get(table, ())]
+    statements = []
+    if table in PRIMARY_KEYS:
+        statements.append(f"CREATE UNIQUE INDEX pk_{table} ON {table} ({PRIMARY_KEYS[table]})")
+    for cols in INDEXES.get(table, ()):
+        statements.append(f"CREATE INDEX ix_{table}_{cols.replace(', ', '_')} ON {table} ({cols})")
+    return statements

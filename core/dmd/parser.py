@@ -4,6 +4,10 @@ lxml ``iterparse`` with a tag filter hands over one record element at a time, so
 elements; the records handled so far are dropped every few hundred records, so memory stays flat however large the
 file. Values are passed through as text: SQLite column affinity turns ids, flags (``1``/``0001``) and numbers into
 integers and reals, and leaves codes such as ``0001`` untouched (see schema.py).
+
+Rows are batched by *shape*, the columns a record actually has: optional fields are simply absent in the XML, and
+inserting only the present columns binds no NULLs (Python's sqlite3 binds each None through its adapter lookup,
+which made NULL-heavy rows several times slower to insert than the parse itself).
 """
 
 from __future__ import annotations
@@ -20,11 +24,25 @@ from core.dmd.errors import ReleaseError
 from core.dmd.schema import HISTORY_SECTIONS, LOOKUP_TABLES, RecordType, ReleaseFile, record_types_for
 
 Row = tuple[Any, ...]
-RowSink = Callable[[str, list[Row]], None]
+Columns = tuple[str, ...]
+RowSink = Callable[[str, Columns, list[Row]], None]  # (table, columns, rows)
 BATCH_ROWS = 4096
 _CLEAR_EVERY = 256
 # Sections holding records whose schema section is the record's own parent (GTIN file: AMPPS > AMPP > GTINDATA).
 _EXTRA_SECTIONS = {"gtin": frozenset({"AMPPS"})}
+
+
+class _Batch:
+    """Rows of one shape (table and the columns present) waiting to be handed to the sink."""
+
+    __slots__ = ("columns", "keep", "rows", "sectioned", "table")
+
+    def __init__(self, table: str, columns: Columns, keep: tuple[int, ...] | None, sectioned: bool) -> None:
+        self.table = table
+        self.columns = columns
+        self.keep = keep  # positions of the known fields, when the shape has unknown ones
+        self.sectioned = sectioned  # the row starts with its section's name (lookup table, history kind)
+        self.rows: list[Row] = []
 
 
 @dataclass
@@ -93,7 +111,10 @@ class _FileParser:
         self.file_name = file_name
         self.sink = sink
         self.stats = stats
-        self.pending: dict[str, list[Row]] = {rt.table: [] for rt in record_types}
+        self.batches: list[_Batch] = []
+        self.gtin_batch = _Batch("gtin", ("amppid", "gtin", "startdt", "enddt", "gtin14"), None, False)
+        if rf.key == "gtin":
+            self.batches.append(self.gtin_batch)
         self.warned: set[str] = set()
         if rf.key == "lookup":
             self.by_tag = {"INFO": record_types[0]}
@@ -110,12 +131,11 @@ class _FileParser:
             self.warned.add(message)
             self.stats.warnings.append(f"{self.file_name}: {message}")
 
-    def flush(self, table: str) -> None:
-        rows = self.pending[table]
-        if rows:
-            self.sink(table, rows)
-            self.stats.records[table] += len(rows)
-            self.pending[table] = []
+    def flush(self, batch: _Batch) -> None:
+        if batch.rows:
+            self.sink(batch.table, batch.columns, batch.rows)
+            self.stats.records[batch.table] += len(batch.rows)
+            batch.rows = []
 
     def run(self, reader: _CountingReader) -> None:
         context = etree.iterparse(
@@ -126,36 +146,36 @@ class _FileParser:
             resolve_entities=False,
             no_network=True,
         )
-        # Per record tag: (table, field tags in column order, known tags, needs the section name). This loop runs
-        # for every record of the release, so it stays flat: no method call, property or proxy it can avoid.
-        specs = {
-            tag: (rt.table, rt.tags, self.known_tags[tag], rt.discriminator is not None)
-            for tag, rt in self.by_tag.items()
-        }
-        pending = self.pending
+        # This loop runs for every record of the release, so it stays flat: no method call, property, proxy or
+        # hashing it can avoid. ``shapes[tag][field tags present]`` is the batch that rows of that shape go to.
+        is_gtin = self.rf.key == "gtin"
+        shapes: dict[str, dict[tuple[str, ...], _Batch]] = {tag: {} for tag in self.by_tag}
         since_clear = 0
         checked_root = False
         for _, elem in context:
-            tag = elem.tag
-            table, tags, known, sectioned = specs[tag]
             if not checked_root:
                 if elem.getparent() is None:
                     continue  # the root happens to share a record tag: never a record
                 self._check_root(elem)
                 checked_root = True
-            if table == "gtin":
+            if is_gtin:
                 self._gtin(elem)
             else:
                 values = {child.tag: child.text for child in elem}
-                if not known.issuperset(values):
-                    self._unknown(tag, values)
-                row = tuple(map(values.get, tags))
-                if sectioned:
-                    row = (self._section(elem, table), *row)
-                rows = pending[table]
+                by_fields = shapes[elem.tag]
+                fields = tuple(values)
+                batch = by_fields.get(fields)
+                if batch is None:
+                    batch = by_fields[fields] = self._batch(elem.tag, values)
+                row = tuple(values.values())
+                if batch.keep is not None:
+                    row = tuple(row[i] for i in batch.keep)
+                if batch.sectioned:
+                    row = (self._section(elem, batch.table), *row)
+                rows = batch.rows
                 rows.append(row)
                 if len(rows) >= BATCH_ROWS:
-                    self.flush(table)
+                    self.flush(batch)
             since_clear += 1
             if since_clear >= _CLEAR_EVERY:
                 # Drop the records already handled. Only earlier siblings: the parser may have read ahead, and
@@ -170,8 +190,25 @@ class _FileParser:
             if tag != self.rf.root:
                 raise ReleaseError(f"{self.file_name}: not a dm+d {self.rf.key} file (root element <{tag}>).")
         self._warn_unknown_sections(root_el)
-        for table in self.pending:
-            self.flush(table)
+        for batch in self.batches:
+            self.flush(batch)
+
+    def _batch(self, tag: str, values: dict[Any, Any]) -> _Batch:
+        """The batch for records of a new shape; fields the schema does not know are warned about and dropped."""
+        rt = self.by_tag[tag]
+        known = self.known_tags[tag]
+        present = list(values)
+        keep = [i for i, t in enumerate(present) if t in known]
+        if len(keep) != len(present):
+            self._unknown(tag, values)
+        columns = tuple(present[i].lower() for i in keep)
+        if rt.discriminator:
+            columns = (rt.discriminator, *columns)
+        batch = _Batch(
+            rt.table, columns, None if len(keep) == len(present) else tuple(keep), rt.discriminator is not None
+        )
+        self.batches.append(batch)
+        return batch
 
     def _check_root(self, elem: Any) -> None:
         root = elem
@@ -219,12 +256,11 @@ class _FileParser:
                 gtins.append(values)
             elif isinstance(child.tag, str):
                 self.warn(f"unknown field <{child.tag}> in <AMPP> ignored")
-        pending = self.pending["gtin"]
         for g in gtins:
             code = g.get("GTIN")
             gtin14 = normalise_gtin(code)
             if gtin14 is None:
                 self.warn(f"GTIN {code!r} of AMPP {amppid} is not 8-14 digits (kept, not searchable)")
-            pending.append((amppid, code, g.get("STARTDT"), g.get("ENDDT"), gtin14))
-        if len(pending) >= BATCH_ROWS:
-            self.flush("gtin")
+            self.gtin_batch.rows.append((amppid, code, g.get("STARTDT"), g.get("ENDDT"), gtin14))
+        if len(self.gtin_batch.rows) >= BATCH_ROWS:
+            self.flush(self.gtin_batch)

@@ -55,7 +55,7 @@ SEARCH_SCHEMA = (
         rank INTEGER PRIMARY KEY, kind INTEGER NOT NULL, id INTEGER NOT NULL, name TEXT NOT NULL, status TEXT,
         extra TEXT)""",
     """CREATE VIRTUAL TABLE search_fts USING fts5(
-        text, content='', detail=none, tokenize='unicode61 remove_diacritics 2')""",
+        text, content='', detail=none, columnsize=0, tokenize='unicode61 remove_diacritics 2')""",
 )
 
 
@@ -72,18 +72,12 @@ def build_search_index(conn: sqlite3.Connection) -> int:
                 f"SELECT {KIND_RANK[kind]}, {id_col}, {name_col}, {status}, nullif({extra}, '') FROM {table} "
                 f"WHERE {name_col} IS NOT NULL AND ({status}) IS {'NOT ' if hidden else ''}NULL{order}"
             )
-    conn.create_function("name_start_token", 1, _name_start_token, deterministic=True)
+    # The marker is glued to the name's first chunk in SQL: the tokenizer then splits it exactly as it splits
+    # the name, so the marked token is the first word ("Co-codamol" -> "qqnmco", "codamol").
     conn.execute(
         "INSERT INTO search_fts (rowid, text) "
-        "SELECT rank, name || ' ' || coalesce(extra, '') || ' ' || name_start_token(name) FROM search_doc"
+        f"SELECT rank, name || ' ' || coalesce(extra, '') || ' {NAME_START_MARK}' || "
+        "substr(ltrim(name, '([{\"'' '), 1, instr(ltrim(name, '([{\"'' ') || ' ', ' ') - 1) FROM search_doc"
     )
     count: int = conn.execute("SELECT max(rank) FROM search_doc").fetchone()[0] or 0
     return count
-
-
-def _name_start_token(name: str) -> str:
-    """The marker token for the first word of a name: ``Co-codamol 30mg`` → ``qqnmco``."""
-    from core.dmd.search import first_word  # one tokenizer rule for building and querying
-
-    word = first_word(name)
-    return NAME_START_MARK + word if word else ""
