@@ -17,7 +17,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
@@ -28,9 +28,9 @@ from core.dmd.errors import DmdError, ReleaseError
 from core.dmd.parser import Columns, ParseStats, Row, RowSink, parse_release_file
 from core.dmd.release_info import ReleaseInfo, write_release_info
 from core.dmd.schema import RECORD_TYPES, RECORD_TYPES_BY_TABLE, RELEASE_FILES, SCHEMA_VERSION
-from core.dmd.search_index import build_search_index
+from core.dmd.search_index import SearchIndexBuilder
 from core.dmd.source import DEFAULT_MAX_UNCOMPRESSED, ReleaseSource, locate_release
-from core.dmd.validate import validate_replica
+from core.dmd.validate import ReplicaValidator
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -104,7 +104,7 @@ def _build(
     total_bytes = sum(sizes.values())
     if parallel is None:
         parallel = total_bytes >= PARALLEL_THRESHOLD and (os.cpu_count() or 1) > 1
-    mine, theirs = _split(files, sizes) if parallel else (files, [])
+    mine, theirs = _split(files) if parallel else (files, [])
 
     hashes: dict[bool, str] = {}
     hasher = threading.Thread(target=lambda: hashes.update(_hashes(sources)), daemon=True)
@@ -121,30 +121,26 @@ def _build(
     try:
         counts: dict[str, int] = {rt.table: 0 for rt in RECORD_TYPES}
         warnings: list[str] = []
+        finisher = _Finisher(conn, main_src.label, tracker)
         sink = _inserter(conn, worker, tracker)
         for is_bonus, key in mine:
             stats = _parse_one(_source(sources, is_bonus), key, sink, tracker.add)
             _merge_stats(counts, warnings, stats)
         log.debug("%.2fs: this process parsed %s", clock(), [k for _, k in mine])
+        # Index, search-index and check what is here while the worker is still parsing the rest.
+        finisher.advance(_tables_of(mine))
+        log.debug("%.2fs: finished what it could", clock())
         if worker is not None:
             stats_list = worker.wait(tracker)
             log.debug("%.2fs: worker done with %s", clock(), [k for _, k in theirs])
             for stats in stats_list:
                 _merge_stats(counts, warnings, stats)
-            _copy_part(conn, part, [t for s in stats_list for t in s.records])
+            _copy_part(conn, part, _tables_of(theirs))
             log.debug("%.2fs: worker tables copied", clock())
-        tracker.stage("Indexing")
-        for rt in RECORD_TYPES:
-            for statement in ddl.index_statements(rt.table):
-                conn.execute(statement)
-        log.debug("%.2fs: indexed", clock())
-        tracker.stage("Building the search index")
-        build_search_index(conn)
-        log.debug("%.2fs: search index built", clock())
-        tracker.stage("Validating")
-        label = main_src.label
-        warnings += validate_replica(conn, {t: n for t, n in counts.items() if _loaded(t, sources)}, label)
-        log.debug("%.2fs: validated", clock())
+            finisher.advance(_tables_of(theirs))
+        loaded_counts = {t: n for t, n in counts.items() if _loaded(t, sources)}
+        warnings += finisher.finish(loaded_counts)
+        log.debug("%.2fs: indexed, search-indexed and validated", clock())
         hasher.join()
         info = ReleaseInfo(
             name=_strip_zip(main_src.label),
@@ -168,6 +164,46 @@ def _build(
         if worker is not None:
             worker.stop()
     return BuildResult(info, {t: n for t, n in counts.items() if _loaded(t, sources)}, warnings)
+
+
+def _tables_of(files: list[tuple[bool, str]]) -> set[str]:
+    keys = {key for _, key in files}
+    return {rt.table for rt in RECORD_TYPES if rt.source in keys}
+
+
+class _Finisher:
+    """Indexes, search documents and link checks, each done once, as soon as the tables it needs are loaded."""
+
+    def __init__(self, conn: sqlite3.Connection, label: str, tracker: _ProgressTracker) -> None:
+        self.conn = conn
+        self.loaded: set[str] = set()
+        self.search = SearchIndexBuilder(conn)
+        self.validator = ReplicaValidator(label)
+        self.tracker = tracker
+
+    def advance(self, tables: set[str]) -> None:
+        started = time.perf_counter()
+        self.tracker.stage("Indexing")
+        for table in sorted(tables - self.loaded):
+            for statement in ddl.index_statements(table):
+                self.conn.execute(statement)
+        self.loaded |= tables
+        indexed = time.perf_counter()
+        self.tracker.stage("Building the search index")
+        self.search.advance(self.loaded)
+        searchable = time.perf_counter()
+        self.tracker.stage("Validating")
+        self.validator.check_links(self.conn, self.loaded)
+        log.debug(
+            "indexes %.2fs, search %.2fs, checks %.2fs",
+            indexed - started,
+            searchable - indexed,
+            time.perf_counter() - searchable,
+        )
+
+    def finish(self, parsed_counts: dict[str, int]) -> list[str]:
+        self.advance(set(RECORD_TYPES_BY_TABLE))  # tables of files a release lacks are empty, not missing
+        return self.validator.finish(self.conn, parsed_counts)
 
 
 def _storage_error(label: str, exc: sqlite3.DatabaseError) -> ReleaseError:
@@ -195,22 +231,16 @@ def _strip_zip(name: str) -> str:
     return name[:-4] if name.lower().endswith(".zip") else name
 
 
-def _split(
-    files: list[tuple[bool, str]], sizes: dict[tuple[bool, str], int]
-) -> tuple[list[tuple[bool, str]], list[tuple[bool, str]]]:
-    """Share the files between this process and the worker by size; this process also does the copying."""
-    mine: list[tuple[bool, str]] = []
-    theirs: list[tuple[bool, str]] = []
-    load = [0.0, 0.0]
-    for f in sorted(files, key=lambda f: -sizes[f]):
-        if load[1] <= load[0]:
-            theirs.append(f)
-            load[1] += sizes[f]
-        else:
-            mine.append(f)
-            load[0] += sizes[f] * 1.0
-    order = {f: i for i, f in enumerate(files)}
-    return sorted(mine, key=order.__getitem__), sorted(theirs, key=order.__getitem__)
+# What the worker parses: the packs (half the release) and their barcodes. This process takes the rest, and with
+# it every product kind that comes before packs in search rank order, so it can index, search-index and check
+# its own tables while the worker is still parsing.
+WORKER_FILES = ("ampp", "gtin")
+
+
+def _split(files: list[tuple[bool, str]]) -> tuple[list[tuple[bool, str]], list[tuple[bool, str]]]:
+    mine = [f for f in files if f[0] or f[1] not in WORKER_FILES]
+    theirs = [f for f in files if not f[0] and f[1] in WORKER_FILES]
+    return mine, theirs
 
 
 def _hashes(sources: dict[bool, ReleaseSource | None]) -> dict[bool, str]:
@@ -268,11 +298,11 @@ def _row_writer(conn: sqlite3.Connection) -> RowSink:
     return insert
 
 
-def _copy_part(conn: sqlite3.Connection, part: Path, tables: Iterable[str]) -> None:
+def _copy_part(conn: sqlite3.Connection, part: Path, tables: set[str]) -> None:
     conn.commit()  # ATTACH is not allowed inside a transaction
     conn.execute("ATTACH DATABASE ? AS part", (str(part),))
     conn.execute("BEGIN")
-    for table in dict.fromkeys(tables):
+    for table in sorted(tables):
         cols = ", ".join(RECORD_TYPES_BY_TABLE[table].columns)
         conn.execute(f"INSERT INTO main.{table} ({cols}) SELECT {cols} FROM part.{table}")
     conn.commit()

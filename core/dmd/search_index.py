@@ -16,7 +16,9 @@ import sqlite3
 
 KIND_NAMES = ("vtm", "vmp", "amp", "vmpp", "ampp")
 KIND_RANK = {name: rank for rank, name in enumerate(KIND_NAMES)}
-NAME_START_MARK = "qqnm"  # letters only, so the tokenizer keeps it glued to the word it marks
+# A token character for the tokenizer (tokenchars below) that query words never contain: a marked token can only be
+# matched on purpose, never by a word prefix someone types.
+NAME_START_MARK = "§"
 
 # Per kind: table, id column, display name, extra searchable text, and why a row is hidden by default
 # ('invalid', 'discontinued', 'unavailable'; NULL when shown). Codes from the lookup file (DESIGN.md section 4).
@@ -55,29 +57,62 @@ SEARCH_SCHEMA = (
         rank INTEGER PRIMARY KEY, kind INTEGER NOT NULL, id INTEGER NOT NULL, name TEXT NOT NULL, status TEXT,
         extra TEXT)""",
     """CREATE VIRTUAL TABLE search_fts USING fts5(
-        text, content='', detail=none, columnsize=0, tokenize='unicode61 remove_diacritics 2')""",
+        text, content='', detail=none, columnsize=0, tokenize="unicode61 remove_diacritics 2 tokenchars '§'")""",
 )
 
 
+class SearchIndexBuilder:
+    """Adds documents kind by kind in rank order, each kind as soon as its table is loaded.
+
+    The builder can start while the pack tables are still being parsed elsewhere: it stops at the first kind whose
+    table is not loaded yet and goes on from there on the next call.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._steps = [(hidden, kind) for hidden in (False, True) for kind in KIND_NAMES]
+        self._indexed_rank = 0
+        for statement in SEARCH_SCHEMA:
+            conn.execute(statement)
+
+    @property
+    def complete(self) -> bool:
+        return not self._steps
+
+    def advance(self, loaded: set[str]) -> None:
+        added = False
+        while self._steps and _DOCS[self._steps[0][1]][0] in loaded:
+            hidden, kind = self._steps.pop(0)
+            self._add_documents(hidden, kind)
+            added = True
+        if added:
+            self._index_new_documents()
+
+    def _add_documents(self, hidden: bool, kind: str) -> None:
+        table, id_col, name_col, extra, status = _DOCS[kind]
+        order = f" ORDER BY length({name_col}), {name_col}" if kind in _SORTED_KINDS else ""
+        self._conn.execute(
+            "INSERT INTO search_doc (kind, id, name, status, extra) "
+            f"SELECT {KIND_RANK[kind]}, {id_col}, {name_col}, {status}, nullif({extra}, '') FROM {table} "
+            f"WHERE {name_col} IS NOT NULL AND ({status}) IS {'NOT ' if hidden else ''}NULL{order}"
+        )
+
+    def _index_new_documents(self) -> None:
+        # The marker is glued to the name's first chunk in SQL: the tokenizer then splits it exactly as it splits
+        # the name, so the marked token is the first word ("Co-codamol" -> "§co", "codamol").
+        self._conn.execute(
+            "INSERT INTO search_fts (rowid, text) "
+            f"SELECT rank, name || ' ' || coalesce(extra, '') || ' {NAME_START_MARK}' || "
+            "substr(ltrim(name, '([{\"'' '), 1, instr(ltrim(name, '([{\"'' ') || ' ', ' ') - 1) "
+            "FROM search_doc WHERE rank > ?",
+            (self._indexed_rank,),
+        )
+        self._indexed_rank = self._conn.execute("SELECT coalesce(max(rank), 0) FROM search_doc").fetchone()[0]
+
+
 def build_search_index(conn: sqlite3.Connection) -> int:
-    """Fill search_doc and search_fts from the product tables; returns the number of documents."""
-    for statement in SEARCH_SCHEMA:
-        conn.execute(statement)
-    for hidden in (False, True):
-        for kind in KIND_NAMES:
-            table, id_col, name_col, extra, status = _DOCS[kind]
-            order = f" ORDER BY length({name_col}), {name_col}" if kind in _SORTED_KINDS else ""
-            conn.execute(
-                "INSERT INTO search_doc (kind, id, name, status, extra) "
-                f"SELECT {KIND_RANK[kind]}, {id_col}, {name_col}, {status}, nullif({extra}, '') FROM {table} "
-                f"WHERE {name_col} IS NOT NULL AND ({status}) IS {'NOT ' if hidden else ''}NULL{order}"
-            )
-    # The marker is glued to the name's first chunk in SQL: the tokenizer then splits it exactly as it splits
-    # the name, so the marked token is the first word ("Co-codamol" -> "qqnmco", "codamol").
-    conn.execute(
-        "INSERT INTO search_fts (rowid, text) "
-        f"SELECT rank, name || ' ' || coalesce(extra, '') || ' {NAME_START_MARK}' || "
-        "substr(ltrim(name, '([{\"'' '), 1, instr(ltrim(name, '([{\"'' ') || ' ', ' ') - 1) FROM search_doc"
-    )
-    count: int = conn.execute("SELECT max(rank) FROM search_doc").fetchone()[0] or 0
+    """Fill search_doc and search_fts from the product tables at once; returns the number of documents."""
+    builder = SearchIndexBuilder(conn)
+    builder.advance({_DOCS[kind][0] for kind in KIND_NAMES})
+    count: int = conn.execute("SELECT count(*) FROM search_doc").fetchone()[0]
     return count

@@ -2,6 +2,8 @@
 
 Broken links in the product hierarchy make the release unusable and stop the import; a loose end elsewhere
 (a GTIN for a pack not in the release, a combination-pack component missing) is recorded as a warning.
+Each check names the tables it reads, so the builder runs it as soon as they are loaded, while the other process
+may still be parsing.
 """
 
 from __future__ import annotations
@@ -16,100 +18,110 @@ REQUIRED_NONEMPTY = ("vtm", "vmp", "vmpp", "amp", "ampp", "ing", "lookup")
 
 @dataclass(frozen=True)
 class LinkCheck:
-    description: str
-    sql: str  # counts the rows that break the rule
+    descriptions: tuple[str, ...]  # one per number the query returns
+    sql: str  # one row: how many rows break each rule
+    tables: frozenset[str]
     fatal: bool
 
 
+def _missing(child: str, col: str, parent: str, pcol: str, what: str, fatal: bool = False) -> LinkCheck:
+    return LinkCheck(
+        (what,),
+        f"SELECT count(*) FROM {child} WHERE {col} IS NOT NULL AND {col} NOT IN (SELECT {pcol} FROM {parent})",
+        frozenset({child, parent}),
+        fatal,
+    )
+
+
 LINK_CHECKS: tuple[LinkCheck, ...] = (
-    LinkCheck("AMPs whose VMP is missing", "SELECT count(*) FROM amp WHERE vpid NOT IN (SELECT vpid FROM vmp)", True),
-    LinkCheck("VMPPs whose VMP is missing", "SELECT count(*) FROM vmpp WHERE vpid NOT IN (SELECT vpid FROM vmp)", True),
+    _missing("amp", "vpid", "vmp", "vpid", "AMPs whose VMP is missing", fatal=True),
+    _missing("vmpp", "vpid", "vmp", "vpid", "VMPPs whose VMP is missing", fatal=True),
+    # The pack hierarchy in one pass over the AMPPs (the biggest table).
     LinkCheck(
-        "VMPs whose VTM is missing",
-        "SELECT count(*) FROM vmp WHERE vtmid IS NOT NULL AND vtmid NOT IN (SELECT vtmid FROM vtm)",
-        False,
+        (
+            "AMPPs whose AMP is missing",
+            "AMPPs whose VMPP is missing",
+            "AMPPs whose AMP and VMPP belong to different VMPs",
+        ),
+        "SELECT sum(amp.apid IS NULL), sum(vmpp.vppid IS NULL), sum(amp.vpid != vmpp.vpid) "
+        "FROM ampp LEFT JOIN amp USING (apid) LEFT JOIN vmpp USING (vppid)",
+        frozenset({"ampp", "amp", "vmpp"}),
+        True,
     ),
+    _missing("vmp", "vtmid", "vtm", "vtmid", "VMPs whose VTM is missing"),
+    _missing("vpi", "isid", "ing", "isid", "VMP ingredients whose ingredient is missing"),
+    _missing("gtin", "amppid", "ampp", "appid", "GTINs whose pack (AMPP) is missing"),
     LinkCheck(
-        "VMP ingredients whose ingredient is missing",
-        "SELECT count(*) FROM vpi WHERE isid NOT IN (SELECT isid FROM ing)",
-        False,
-    ),
-    LinkCheck(
-        "GTINs whose pack (AMPP) is missing",
-        "SELECT count(*) FROM gtin WHERE amppid NOT IN (SELECT appid FROM ampp)",
-        False,
-    ),
-    LinkCheck(
-        "combination pack contents whose pack is missing",
+        ("combination pack contents whose pack is missing",),
         "SELECT count(*) FROM ampp_ccontent WHERE prntappid NOT IN (SELECT appid FROM ampp) "
         "OR chldappid NOT IN (SELECT appid FROM ampp)",
+        frozenset({"ampp_ccontent", "ampp"}),
         False,
     ),
     LinkCheck(
-        "virtual combination pack contents whose pack is missing",
+        ("virtual combination pack contents whose pack is missing",),
         "SELECT count(*) FROM vmpp_ccontent WHERE prntvppid NOT IN (SELECT vppid FROM vmpp) "
         "OR chldvppid NOT IN (SELECT vppid FROM vmpp)",
+        frozenset({"vmpp_ccontent", "vmpp"}),
         False,
+    ),
+    # Child records of the main entities.
+    *(
+        _missing(child, col, parent, col, f"{child} records whose {parent} is missing")
+        for child, col, parent in (
+            ("vpi", "vpid", "vmp"),
+            ("ont", "vpid", "vmp"),
+            ("dform", "vpid", "vmp"),
+            ("droute", "vpid", "vmp"),
+            ("control_info", "vpid", "vmp"),
+            ("dtinfo", "vppid", "vmpp"),
+            ("ap_ing", "apid", "amp"),
+            ("lic_route", "apid", "amp"),
+            ("ap_info", "apid", "amp"),
+            ("pack_info", "appid", "ampp"),
+            ("prescrib_info", "appid", "ampp"),
+            ("price_info", "appid", "ampp"),
+            ("reimb_info", "appid", "ampp"),
+        )
     ),
 )
 
-# The pack hierarchy in one pass over the AMPPs (the biggest table): each sum counts one kind of broken link.
-AMPP_LINKS_SQL = (
-    "SELECT sum(amp.apid IS NULL), sum(vmpp.vppid IS NULL), sum(amp.vpid != vmpp.vpid) "
-    "FROM ampp LEFT JOIN amp USING (apid) LEFT JOIN vmpp USING (vppid)"
-)
-AMPP_LINKS = (
-    "AMPPs whose AMP is missing",
-    "AMPPs whose VMPP is missing",
-    "AMPPs whose AMP and VMPP belong to different VMPs",
-)
 
-# Child records of the main entities: (table, id column, parent table, parent id column).
-CHILD_LINKS = (
-    ("vpi", "vpid", "vmp", "vpid"),
-    ("ont", "vpid", "vmp", "vpid"),
-    ("dform", "vpid", "vmp", "vpid"),
-    ("droute", "vpid", "vmp", "vpid"),
-    ("control_info", "vpid", "vmp", "vpid"),
-    ("dtinfo", "vppid", "vmpp", "vppid"),
-    ("ap_ing", "apid", "amp", "apid"),
-    ("lic_route", "apid", "amp", "apid"),
-    ("ap_info", "apid", "amp", "apid"),
-    ("pack_info", "appid", "ampp", "appid"),
-    ("prescrib_info", "appid", "ampp", "appid"),
-    ("price_info", "appid", "ampp", "appid"),
-    ("reimb_info", "appid", "ampp", "appid"),
-)
+class ReplicaValidator:
+    """Runs the link checks as their tables become available, then the counts at the end."""
+
+    def __init__(self, release_label: str) -> None:
+        self.label = release_label
+        self.warnings: list[str] = []
+        self._pending = list(LINK_CHECKS)
+
+    def check_links(self, conn: sqlite3.Connection, loaded: set[str]) -> None:
+        """Run every pending check whose tables are all loaded; raise ValidationError on a fatal break."""
+        ready = [c for c in self._pending if c.tables <= loaded]
+        self._pending = [c for c in self._pending if c not in ready]
+        for check in ready:
+            counts = conn.execute(check.sql).fetchone()
+            for description, broken in zip(check.descriptions, counts, strict=True):
+                if not broken:
+                    continue
+                message = f"{broken:,} {description}"
+                if check.fatal:
+                    raise ValidationError(f"{self.label}: the release is inconsistent: {message}.")
+                self.warnings.append(message)
+
+    def finish(self, conn: sqlite3.Connection, parsed_counts: dict[str, int]) -> list[str]:
+        """Every record read was stored and the release is complete; returns the warnings."""
+        for table, parsed in parsed_counts.items():
+            stored = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            if stored != parsed:
+                raise ValidationError(f"{self.label}: {parsed:,} {table} records were read but {stored:,} were stored.")
+        empty = [t for t in REQUIRED_NONEMPTY if parsed_counts.get(t, 0) == 0]
+        if empty:
+            raise ValidationError(f"{self.label}: the release has no {', '.join(empty)} records; it is incomplete.")
+        self.check_links(conn, set(parsed_counts))
+        return self.warnings
 
 
 def validate_replica(conn: sqlite3.Connection, parsed_counts: dict[str, int], release_label: str) -> list[str]:
-    """Raise ValidationError for an unusable release; return warnings for loose ends."""
-    for table, parsed in parsed_counts.items():
-        stored = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-        if stored != parsed:
-            raise ValidationError(f"{release_label}: {parsed:,} {table} records were read but {stored:,} were stored.")
-    empty = [t for t in REQUIRED_NONEMPTY if parsed_counts.get(t, 0) == 0]
-    if empty:
-        raise ValidationError(f"{release_label}: the release has no {', '.join(empty)} records; it is incomplete.")
-    broken_packs = conn.execute(AMPP_LINKS_SQL).fetchone()
-    for description, broken in zip(AMPP_LINKS, broken_packs, strict=True):
-        if broken:
-            raise ValidationError(f"{release_label}: the release is inconsistent: {broken:,} {description}.")
-    warnings = []
-    checks = list(LINK_CHECKS) + [
-        LinkCheck(
-            f"{child} records whose {parent} is missing",
-            f"SELECT count(*) FROM {child} WHERE {col} NOT IN (SELECT {pcol} FROM {parent})",
-            False,
-        )
-        for child, col, parent, pcol in CHILD_LINKS
-    ]
-    for check in checks:
-        broken = conn.execute(check.sql).fetchone()[0]
-        if not broken:
-            continue
-        message = f"{broken:,} {check.description}"
-        if check.fatal:
-            raise ValidationError(f"{release_label}: the release is inconsistent: {message}.")
-        warnings.append(message)
-    return warnings
+    """All checks at once (for a replica built in one go); returns the warnings."""
+    return ReplicaValidator(release_label).finish(conn, parsed_counts)
