@@ -889,14 +889,15 @@ class _Generator:
                 for j, s in enumerate(starts):
                     counter += rng.randint(1, 40)
                     body = rng.choice(("50", "50", "50", "50", "54", "40", "87", "30")) + f"{counter % 10**10:010d}"
-                    code, x = body + gs1_check(body), rng.random()
+                    thirteen, x = body + gs1_check(body), rng.random()
+                    code = thirteen
                     if j and x < 0.1:
                         code = "0" + prev  # the previous GTIN again, now written with 14 digits
                     elif x < 0.2:
                         code = "0" + code
                     elif x < 0.28:
                         code = "1" + body + gs1_check("1" + body)
-                    prev = code[-13:]
+                    prev = thirteen
                     end = starts[j + 1] - timedelta(days=1) if j < k - 1 else None
                     end = _day(rng, s, self.today) if k == 1 and rng.random() < 0.02 else end
                     end_tag = f"<ENDDT>{max(end, s)}</ENDDT>" if end else ""
