@@ -22,6 +22,7 @@ _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 _WORD = re.compile(r"[^\W_]+")
 _MIN_WORD_QUERY = 2  # a one-letter word prefix matches most of the catalogue: name starts only
 _NO_BOUND = 1 << 62
+_MAX_FILTERED = 1024  # candidates checked here before the rest is left to FTS5
 
 
 @dataclass(frozen=True)
@@ -77,28 +78,69 @@ class Searcher:
         if not kind_ranks:
             return []
         bound = _NO_BOUND if include_hidden else self._first_hidden
-        quoted = [f'"{t}"*' for t in terms]
-        starts = " AND ".join([f'"{NAME_START_MARK}{terms[0]}"*', *quoted[1:]])
-        hits = self._match(starts, bound, kind_ranks, limit, {})
+        # Name starts: the first word marked, every other word anywhere.
+        hits = self._match(f"{NAME_START_MARK}{terms[0]}", terms[1:], bound, kind_ranks, limit, {})
         # Exact names first: stable, so rank order holds among them and among the rest.
         key = name_key(text)
         hits = dict(sorted(hits.items(), key=lambda item: name_key(item[1].name) != key))
         if len(hits) < limit and len("".join(terms)) >= _MIN_WORD_QUERY:
-            hits = self._match(" AND ".join(quoted), bound, kind_ranks, limit, hits)
+            # Words anywhere, led by the longest word: the most selective one, as a rule.
+            driver = max(terms, key=len)
+            others = list(terms)
+            others.remove(driver)
+            hits = self._match(driver, others, bound, kind_ranks, limit, hits)
         return list(hits.values())[:limit]
 
     def _match(
-        self, expression: str, bound: int, kind_ranks: tuple[int, ...], limit: int, hits: dict[int, SearchHit]
+        self,
+        driver: str,
+        others: list[str],
+        bound: int,
+        kind_ranks: tuple[int, ...],
+        limit: int,
+        hits: dict[int, SearchHit],
     ) -> dict[int, SearchHit]:
+        """Add documents with ``driver`` as a word prefix (FTS5) and the ``others`` too, in rank order.
+
+        FTS5 expands a prefix term without a prefix index by merging the lists of every word it starts, which is
+        slow for a short or common word ("c", "caps"). So only the driver goes to FTS5, walked lazily in rank
+        order, and the other words are checked here on the few documents it yields. Past a bounded number of
+        candidates the rest is left to a full FTS5 AND, so the cost stays bounded whatever is typed.
+        """
         kind_filter = "" if len(kind_ranks) == len(KIND_NAMES) else f" AND d.kind IN ({','.join(map(str, kind_ranks))})"
-        rows = self._conn.execute(
-            "SELECT d.rank, d.kind, d.id, d.name, d.status FROM search_fts f JOIN search_doc d ON d.rank = f.rowid "
-            f"WHERE search_fts MATCH ? AND f.rowid < ?{kind_filter} ORDER BY f.rowid LIMIT ?",
-            (expression, bound, limit + len(hits)),
-        ).fetchall()
-        for rank, kind, product_id, name, status in rows:
-            if len(hits) >= limit:
+        select = (
+            "SELECT d.rank, d.kind, d.id, d.name, d.status, d.extra FROM search_fts f JOIN search_doc d "
+            f"ON d.rank = f.rowid WHERE search_fts MATCH ? AND f.rowid > ? AND f.rowid < ?{kind_filter} "
+            "ORDER BY f.rowid"
+        )
+        cursor = self._conn.execute(select, (f'"{driver}"*', 0, bound))
+        scanned = 0
+        last_rank = 0
+        while len(hits) < limit:
+            rows = cursor.fetchmany(64)
+            if not rows:
+                return hits
+            for rank, kind, product_id, name, status, extra in rows:
+                last_rank = rank
+                if others and not _has_word_prefixes(f"{name} {extra or ''}", others):
+                    continue
+                if rank not in hits:
+                    hits[rank] = SearchHit(product_id, KIND_NAMES[kind], name, status)
+                    if len(hits) >= limit:
+                        return hits
+            scanned += len(rows)
+            if scanned >= _MAX_FILTERED and others:
                 break
-            if rank not in hits:
-                hits[rank] = SearchHit(product_id, KIND_NAMES[kind], name, status)
+        else:
+            return hits
+        cursor.close()
+        expression = " AND ".join(f'"{t}"*' for t in [driver, *others])
+        rows = self._conn.execute(select + " LIMIT ?", (expression, last_rank, bound, limit - len(hits))).fetchall()
+        for rank, kind, product_id, name, status, _extra in rows:
+            hits.setdefault(rank, SearchHit(product_id, KIND_NAMES[kind], name, status))
         return hits
+
+
+def _has_word_prefixes(text: str, prefixes: list[str]) -> bool:
+    found = words(text)
+    return all(any(w.startswith(p) for w in found) for p in prefixes)
