@@ -141,9 +141,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report_build(result: BuildResult) -> None:
+def _report_build(result: BuildResult, headline: str | None = None) -> None:
     info = result.info
-    stdout.print(f"Installed {info.name} (released {info.release_date or 'date unknown'}).", markup=False)
+    headline = headline or f"Installed {info.name} (released {info.release_date or 'date unknown'})."
+    stdout.print(headline, markup=False)
     main_counts = ", ".join(f"{result.counts[t]:,} {t.upper()}" for t in ("vtm", "vmp", "vmpp", "amp", "ampp"))
     stdout.print(f"{main_counts}, {result.counts['gtin']:,} GTINs.", markup=False)
     for warning in result.warnings[:20]:
@@ -254,7 +255,7 @@ def cmd_update(args: argparse.Namespace) -> int:
     except TrudError as exc:
         raise CommandError(str(exc)) from exc
     if results:
-        _report_build(results[-1])
+        _report_build(results[-1], outcome.message)
     else:
         stdout.print(outcome.message, markup=False)
     return 0

@@ -511,7 +511,14 @@ def update_catalogue(
     if installed_sha256 is not None and installed_sha256.strip().lower() == main.archive_sha256:
         message = f"The dm+d catalogue is already up to date ({main.name}, {main.release_date:%d %B %Y})."
         return UpdateOutcome(False, main.name, main.release_date, message)
-    bonus = fetch_latest_release(api_key, BONUS_ITEM, base_url=base_url, policy=policy) if include_bonus else None
+    bonus, note = None, ""
+    if include_bonus:
+        # The supplementary release (BNF/ATC codes, id history) enriches the catalogue but is not needed for it:
+        # an account without that subscription still gets its weekly update.
+        try:
+            bonus = fetch_latest_release(api_key, BONUS_ITEM, base_url=base_url, policy=policy)
+        except TrudNotSubscribedError:
+            note = " without the supplementary release (this TRUD account is not subscribed to item 25)"
 
     downloads = data_dir / "downloads"
     releases = [r for r in (main, bonus) if r is not None]
@@ -525,7 +532,7 @@ def update_catalogue(
     main_zip, bonus_zip = paths[0], (paths[1] if bonus is not None else None)
     install(main_zip, bonus_zip)
     _clean_downloads(downloads)
-    message = f"Installed the dm+d catalogue {main.name} of {main.release_date:%d %B %Y}."
+    message = f"Installed the dm+d catalogue {main.name} of {main.release_date:%d %B %Y}{note}."
     return UpdateOutcome(True, main.name, main.release_date, message)
 
 

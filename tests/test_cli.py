@@ -166,7 +166,7 @@ def test_update_installs_the_latest_release_from_trud_then_skips_it(
         trud.publish(25, build_bonus_zip(SAMPLE_2021, tmp_path))
         monkeypatch.setenv("RXDESK_TRUD_URL", trud.base_url)
         assert main(["dmd", "update", "--data-dir", str(data)]) == 0
-        assert "Installed nhsbsa_dmd_4.0.1_20190401000001" in capsys.readouterr().out
+        assert "Installed the dm+d catalogue Release 4.0.1 of 01 April 2019." in capsys.readouterr().out
         downloads = len(trud.seen("download"))
         assert downloads == 2
         assert main(["dmd", "update", "--data-dir", str(data)]) == 0

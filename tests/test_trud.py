@@ -302,18 +302,25 @@ def test_changed_key_asks_for_the_new_one(trud: FakeTrud, policy: NetworkPolicy,
         run_update(trud, tmp_path, policy)
 
 
-@pytest.mark.parametrize(
-    ("subscribed", "expected"),
-    [({25}, "not subscribed to NHSBSA dm+d (item 24)"), ({24}, "NHSBSA dm+d supplementary (item 25)")],
-)
-def test_missing_subscription_names_the_item(
-    trud: FakeTrud, policy: NetworkPolicy, tmp_path: Path, subscribed: set[int], expected: str
-) -> None:
-    trud.keys[KEY] = subscribed
+def test_missing_main_subscription_names_the_item(trud: FakeTrud, policy: NetworkPolicy, tmp_path: Path) -> None:
+    trud.keys[KEY] = {25}
 
-    with pytest.raises(TrudNotSubscribedError, match=re.escape(expected)) as e:
+    with pytest.raises(TrudNotSubscribedError, match=re.escape("not subscribed to NHSBSA dm+d (item 24)")) as e:
         run_update(trud, tmp_path, policy)
     assert KEY not in str(e.value)  # TRUD's own 404 message quotes the key; ours must not
+
+
+def test_without_the_supplementary_subscription_the_main_release_still_installs(
+    trud: FakeTrud, policy: NetworkPolicy, tmp_path: Path
+) -> None:
+    trud.keys[KEY] = {24}
+
+    installer, outcome = run_update(trud, tmp_path, policy)
+
+    assert outcome.updated
+    assert "without the supplementary release" in outcome.message
+    assert len(installer.calls) == 1 and installer.calls[0][1] is None
+    assert KEY not in outcome.message
 
 
 def test_429_and_500_are_retried_honouring_retry_after(
@@ -410,7 +417,7 @@ def test_key_never_appears_in_logs_or_errors(
     trud.add_faults(FakeTrud.api_path(KEY, 24), *[Fault(status=503)] * policy.attempts)
     with pytest.raises(TrudUnavailableError) as unavailable:
         run_update(trud, tmp_path, policy)
-    trud.keys[KEY] = {24}  # TRUD's 404 body for item 25 quotes the key
+    trud.keys[KEY] = {25}  # TRUD's 404 body for item 24 quotes the key
     with pytest.raises(TrudNotSubscribedError) as not_subscribed:
         run_update(trud, tmp_path, policy)
 
