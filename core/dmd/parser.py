@@ -27,6 +27,7 @@ Row = tuple[Any, ...]
 Columns = tuple[str, ...]
 RowSink = Callable[[str, Columns, list[Row]], None]  # (table, columns, rows)
 BATCH_ROWS = 4096
+MAX_PENDING_ROWS = 16384
 _CLEAR_EVERY = 256
 # Sections holding records whose schema section is the record's own parent (GTIN file: AMPPS > AMPP > GTINDATA).
 _EXTRA_SECTIONS = {"gtin": frozenset({"AMPPS"})}
@@ -183,6 +184,10 @@ class _FileParser:
                 parent = elem.getparent()
                 if parent is not None:
                     del parent[: parent.index(elem) + 1]
+                # Rare shapes fill their batches slowly: bound the rows held in memory across all of them.
+                if sum(len(b.rows) for b in self.batches) >= MAX_PENDING_ROWS:
+                    for pending in self.batches:
+                        self.flush(pending)
                 since_clear = 0
         root_el = context.root
         if not checked_root:
