@@ -1,15 +1,22 @@
-"""Every benchmark of the replica, in turn: ``make bench``."""
+"""Every benchmark of the replica, in turn: ``make bench``.
+
+Each runs in a fresh process, so one's memory (the release generator's, say) never counts in another's figures.
+"""
 
 from __future__ import annotations
 
-from benchmarks import bench_import, bench_search
+import subprocess
+import sys
+
+from benchmarks.common import full_release
 
 
 def main() -> None:
-    print("== dm+d import ==")
-    bench_import.main()
-    print("\n== search and barcode lookup ==")
-    bench_search.main()
+    release = full_release()
+    print("== dm+d import ==", flush=True)
+    subprocess.run([sys.executable, "-m", "benchmarks.bench_import", str(release)], check=True)
+    print("\n== search and barcode lookup ==", flush=True)
+    subprocess.run([sys.executable, "-m", "benchmarks.bench_search"], check=True)
 
 
 if __name__ == "__main__":
