@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import time
 from pathlib import Path
 
 from core.dmd.catalogue import Catalogue
@@ -43,3 +45,16 @@ def test_a_damaged_replica_file_is_not_current(tmp_path: Path) -> None:
     path = tmp_path / "dmd.sqlite"
     path.write_bytes(b"this is not a database" * 100)
     assert not replica_is_current(path)
+
+
+def test_a_build_cleans_up_what_a_killed_build_left_behind(tmp_path: Path) -> None:
+    data = tmp_path / "home"
+    data.mkdir()
+    stale = data / ".dmd.sqlite.deadbeef.building"
+    stale.write_bytes(b"half a database")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    recent = data / ".dmd.sqlite.cafef00d.part"  # possibly another build still running: left alone
+    recent.write_bytes(b"part")
+    import_release(data, build_main_zip(SAMPLE_2021, tmp_path))
+    assert not stale.exists()
+    assert recent.exists()

@@ -74,6 +74,7 @@ def build_replica(
     main_src = locate_release(main, max_uncompressed=max_uncompressed)
     bonus_src = locate_release(bonus, bonus=True, max_uncompressed=max_uncompressed) if bonus else None
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_leftovers(target)
     tag = uuid.uuid4().hex[:8]
     tmp = target.with_name(f".{target.name}.{tag}.building")
     part = target.with_name(f".{target.name}.{tag}.part")
@@ -86,6 +87,18 @@ def build_replica(
             for suffix in ("", "-journal", "-wal", "-shm"):
                 with contextlib.suppress(FileNotFoundError):
                     Path(str(leftover) + suffix).unlink()
+
+
+# A build killed outright (power cut, SIGKILL) cannot clean up after itself; the next one does.
+_STALE_AFTER_SECONDS = 3600
+
+
+def _remove_stale_leftovers(target: Path) -> None:
+    now = time.time()
+    for leftover in target.parent.glob(f".{target.name}.*"):
+        with contextlib.suppress(OSError):
+            if now - leftover.stat().st_mtime > _STALE_AFTER_SECONDS:
+                leftover.unlink()
 
 
 def _build(
@@ -392,7 +405,6 @@ def _worker_main(part: Path, locations: dict[bool, tuple[Path, int] | None], tas
             k: locate_release(loc[0], bonus=k, max_uncompressed=loc[1]) if loc else None for k, loc in locations.items()
         }
         conn = _create_database(part)
-        insert = _row_writer(conn)
         pending = [0]
 
         def on_bytes(n: int) -> None:
@@ -401,9 +413,7 @@ def _worker_main(part: Path, locations: dict[bool, tuple[Path, int] | None], tas
                 out.send(("bytes", pending[0]))
                 pending[0] = 0
 
-        def sink(table: str, columns: Columns, rows: list[Row]) -> None:
-            insert(table, columns, rows)
-
+        sink = _row_writer(conn)
         results = [_parse_one(_source(sources, b), key, sink, on_bytes) for b, key in task.files]
         conn.commit()
         conn.close()

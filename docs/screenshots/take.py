@@ -51,7 +51,6 @@ def main() -> int:
     QTimer.singleShot(1500, type_query)
     code = app.exec()
     window.deleteLater()
-    del window
     return code
 
 
