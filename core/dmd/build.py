@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -299,14 +300,29 @@ def _inserter(conn: sqlite3.Connection, worker: _Worker | None, tracker: _Progre
 
 
 def _row_writer(conn: sqlite3.Connection) -> RowSink:
-    """Inserts batches of rows of one shape (table and present columns), one cached statement per shape."""
-    statements: dict[tuple[str, Columns], str] = {}
+    """Inserts batches of rows of one shape (table and present columns).
+
+    Rows go in groups through one multi-row ``INSERT … VALUES (…), (…), …`` statement: per row, Python's
+    executemany costs more than SQLite itself, and grouping halves the time of the whole insert. Groups stay under
+    999 parameters, the limit of SQLite builds older than 3.32.
+    """
+    statements: dict[tuple[str, Columns], tuple[int, str, str]] = {}
 
     def insert(table: str, columns: Columns, rows: list[Row]) -> None:
-        sql = statements.get((table, columns))
-        if sql is None:
-            sql = statements[(table, columns)] = ddl.insert_sql(table, columns)
-        conn.executemany(sql, rows)
+        shape = statements.get((table, columns))
+        if shape is None:
+            per_group = max(1, min(64, 999 // len(columns)))
+            single = ddl.insert_sql(table, columns)
+            group = single + (", (" + ", ".join("?" * len(columns)) + ")") * (per_group - 1)
+            shape = statements[(table, columns)] = (per_group, group, single)
+        per_group, group, single = shape
+        grouped = len(rows) - len(rows) % per_group
+        if grouped:
+            flat = list(chain.from_iterable(rows[:grouped]))
+            width = per_group * len(columns)
+            conn.executemany(group, [flat[i : i + width] for i in range(0, len(flat), width)])
+        if grouped < len(rows):
+            conn.executemany(single, rows[grouped:])
 
     return insert
 
