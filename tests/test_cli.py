@@ -194,3 +194,20 @@ class _Stdin:
 
     def readline(self) -> str:
         return self._text
+
+
+def test_a_damaged_member_header_is_one_clear_line(
+    tmp_path: Path, main_zip: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import zipfile
+
+    damaged = tmp_path / main_zip.name
+    data = bytearray(main_zip.read_bytes())
+    offset = zipfile.ZipFile(main_zip).getinfo("f_vmp2_3010419.xml").header_offset
+    data[offset : offset + 4] = b"XXXX"  # the local header's signature
+    damaged.write_bytes(bytes(data))
+    assert main(["dmd", "import", str(damaged), "--data-dir", str(tmp_path / "home")]) == 1
+    err = capsys.readouterr().err
+    assert f"{main_zip.name}/f_vmp2_3010419.xml: the file is damaged" in err
+    assert err.count("\n") == 1
+    assert not [p for p in (tmp_path / "home").iterdir() if p.name != "releases"]

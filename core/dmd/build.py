@@ -285,7 +285,8 @@ def _parse_one(
 ) -> ParseStats:
     rf = next(f for f in RELEASE_FILES if f.key == key)
     with src.open(key) as stream:
-        return parse_release_file(stream, rf, src.file_name(key), sink, on_bytes=on_bytes)
+        # Messages name the archive and the file in it: "nhsbsa_dmd_….zip/f_vmp2_….xml: malformed XML (…)".
+        return parse_release_file(stream, rf, f"{src.label}/{src.file_name(key)}", sink, on_bytes=on_bytes)
 
 
 def _inserter(conn: sqlite3.Connection, worker: _Worker | None, tracker: _ProgressTracker) -> RowSink:

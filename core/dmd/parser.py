@@ -84,7 +84,7 @@ def parse_release_file(
     *,
     on_bytes: Callable[[int], None] | None = None,
 ) -> ParseStats:
-    """Parse one release file, handing rows to ``sink(table, rows)`` in batches. Raises ReleaseError."""
+    """Parse one release file, handing rows to ``sink(table, columns, rows)`` in batches. Raises ReleaseError."""
     record_types = record_types_for(rf.key)
     stats = ParseStats(records={rt.table: 0 for rt in record_types})
     parser = _FileParser(rf, file_name, record_types, sink, stats)
@@ -92,7 +92,8 @@ def parse_release_file(
     try:
         parser.run(reader)
     except etree.XMLSyntaxError as exc:
-        raise ReleaseError(f"{file_name}: malformed XML ({exc.msg}, line {exc.lineno}).") from exc
+        where = "" if f"line {exc.lineno}" in exc.msg else f", line {exc.lineno}"
+        raise ReleaseError(f"{file_name}: malformed XML ({exc.msg}{where}).") from exc
     except (EOFError, OSError, zipfile.BadZipFile, zlib.error) as exc:
         # A damaged zip member surfaces while streaming: bad CRC, truncated deflate data, short read.
         raise ReleaseError(f"{file_name}: the file is damaged or truncated ({exc}).") from exc

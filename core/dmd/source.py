@@ -11,7 +11,8 @@ import hashlib
 import io
 import re
 import zipfile
-from collections.abc import Iterator
+import zlib
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,8 +82,17 @@ class ReleaseSource:
             with member.path.open("rb") as fh:
                 yield fh
             return
-        with zipfile.ZipFile(member.path) as outer:
-            yield from _open_chain(outer, member.chain)
+        try:
+            outer = zipfile.ZipFile(member.path)
+            opened = _open_chain(outer, member.chain)
+            stream = next(opened)
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+            raise ReleaseError(f"{self.label}/{member.name}: the file is damaged ({exc}).") from exc
+        try:
+            yield stream
+        finally:
+            opened.close()
+            outer.close()
 
     def sha256(self) -> str:
         """SHA-256 of the archive; of the XML files' names and bytes for an extracted folder."""
@@ -100,7 +110,7 @@ class ReleaseSource:
         return digest.hexdigest()
 
 
-def _open_chain(zf: zipfile.ZipFile, chain: tuple[str, ...]) -> Iterator[IO[bytes]]:
+def _open_chain(zf: zipfile.ZipFile, chain: tuple[str, ...]) -> Generator[IO[bytes], None, None]:
     head, *rest = chain
     with zf.open(head) as fh:
         if not rest:
