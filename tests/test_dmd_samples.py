@@ -363,12 +363,12 @@ def test_parallel_and_serial_builds_are_identical(
 ) -> None:
     workers: list[object] = []
 
-    class SpyWorker(build_module._Worker):
+    class SpyWorker(build_module.ParseWorker):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             workers.append(args)
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(build_module, "_Worker", SpyWorker)
+    monkeypatch.setattr(build_module, "ParseWorker", SpyWorker)
     target = tmp_path / "dmd.sqlite"
     result = build_replica(target, replica_2019.main, replica_2019.bonus, parallel=True)
     assert len(workers) == 1, "parallel=True must parse part of the release in a second process"

@@ -11,22 +11,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
 import os
 import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import chain
-from multiprocessing.connection import Connection
 from pathlib import Path
 
 from core.dmd import ddl
-from core.dmd.errors import DmdError, ReleaseError
-from core.dmd.parser import Columns, ParseStats, Row, RowSink, parse_release_file
+from core.dmd.loading import Sources, create_database, load_file, row_writer, source_of, storage_error
+from core.dmd.parse_worker import ParseTask, ParseWorker
+from core.dmd.parser import Columns, ParseStats, Row, RowSink
+from core.dmd.progress import Progress, ProgressTracker
 from core.dmd.release_info import ReleaseInfo, write_release_info
 from core.dmd.schema import RECORD_TYPES, RECORD_TYPES_BY_TABLE, RELEASE_FILES, SCHEMA_VERSION
 from core.dmd.search_index import SearchIndexBuilder
@@ -34,18 +32,10 @@ from core.dmd.source import DEFAULT_MAX_UNCOMPRESSED, ReleaseSource, locate_rele
 from core.dmd.validate import ReplicaValidator
 
 log = logging.getLogger(__name__)
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
+__all__ = ["BuildResult", "Progress", "build_replica"]
 
 # Below this many bytes of XML a second process costs more than it saves.
 PARALLEL_THRESHOLD = 8 * 1024**2
-_BUILD_PRAGMAS = (
-    "PRAGMA journal_mode = OFF",  # a failed build is deleted, never rolled back
-    "PRAGMA synchronous = OFF",  # durability comes from the fsync before the swap
-    "PRAGMA locking_mode = EXCLUSIVE",
-    "PRAGMA cache_size = -32768",
-    "PRAGMA temp_store = FILE",
-    "PRAGMA threads = 2",  # CREATE INDEX sorts with a helper thread
-)
 
 
 @dataclass
@@ -53,13 +43,6 @@ class BuildResult:
     info: ReleaseInfo
     counts: dict[str, int]
     warnings: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _Task:
-    """Release files one process parses: (bonus?, file key) pairs."""
-
-    files: tuple[tuple[bool, str], ...]
 
 
 def build_replica(
@@ -114,7 +97,7 @@ def _build(
     files = [(False, rf.key) for rf in RELEASE_FILES if not rf.bonus and main_src.has(rf.key)]
     if bonus_src is not None:
         files += [(True, rf.key) for rf in RELEASE_FILES if rf.bonus and bonus_src.has(rf.key)]
-    sizes = {f: _source(sources, f[0]).size_of(f[1]) for f in files}
+    sizes = {f: source_of(sources, f[0]).size_of(f[1]) for f in files}
     total_bytes = sum(sizes.values())
     if parallel is None:
         parallel = total_bytes >= PARALLEL_THRESHOLD and (os.cpu_count() or 1) > 1
@@ -129,16 +112,16 @@ def _build(
     def clock() -> float:
         return time.perf_counter() - started
 
-    tracker = _ProgressTracker(progress, total_bytes)
-    conn = _create_database(tmp)
-    worker = _Worker(part, sources, _Task(tuple(theirs))) if theirs else None
+    tracker = ProgressTracker(progress, total_bytes)
+    conn = create_database(tmp)
+    worker = ParseWorker(part, sources, ParseTask(tuple(theirs))) if theirs else None
     try:
         counts: dict[str, int] = {rt.table: 0 for rt in RECORD_TYPES}
         warnings: list[str] = []
         finisher = _Finisher(conn, main_src.label, tracker)
         sink = _inserter(conn, worker, tracker)
         for is_bonus, key in mine:
-            stats = _parse_one(_source(sources, is_bonus), key, sink, tracker.add)
+            stats = load_file(source_of(sources, is_bonus), key, sink, tracker.add)
             _merge_stats(counts, warnings, stats)
         log.debug("%.2fs: this process parsed %s", clock(), [k for _, k in mine])
         # Index, search-index and check what is here while the worker is still parsing the rest.
@@ -171,7 +154,7 @@ def _build(
         conn.commit()
         conn.execute("PRAGMA optimize")
     except sqlite3.DatabaseError as exc:
-        raise _storage_error(main_src.label, exc) from exc
+        raise storage_error(main_src.label, exc) from exc
     finally:
         conn.close()
         hasher.join()
@@ -188,7 +171,7 @@ def _tables_of(files: list[tuple[bool, str]]) -> set[str]:
 class _Finisher:
     """Indexes, search documents and link checks, each done once, as soon as the tables it needs are loaded."""
 
-    def __init__(self, conn: sqlite3.Connection, label: str, tracker: _ProgressTracker) -> None:
+    def __init__(self, conn: sqlite3.Connection, label: str, tracker: ProgressTracker) -> None:
         self.conn = conn
         self.loaded: set[str] = set()
         self.search = SearchIndexBuilder(conn)
@@ -220,21 +203,7 @@ class _Finisher:
         return self.validator.finish(self.conn, parsed_counts)
 
 
-def _storage_error(label: str, exc: sqlite3.DatabaseError) -> ReleaseError:
-    if isinstance(exc, sqlite3.IntegrityError):
-        return ReleaseError(
-            f"{label}: the release has two records with the same id or a record without its id ({exc})."
-        )
-    return ReleaseError(f"{label}: the release could not be stored ({exc}).")
-
-
-def _source(sources: dict[bool, ReleaseSource | None], is_bonus: bool) -> ReleaseSource:
-    src = sources[is_bonus]
-    assert src is not None
-    return src
-
-
-def _loaded(table: str, sources: dict[bool, ReleaseSource | None]) -> bool:
+def _loaded(table: str, sources: Sources) -> bool:
     rt = RECORD_TYPES_BY_TABLE[table]
     bonus_keys = {rf.key for rf in RELEASE_FILES if rf.bonus}
     src = sources[rt.source in bonus_keys]
@@ -257,7 +226,7 @@ def _split(files: list[tuple[bool, str]]) -> tuple[list[tuple[bool, str]], list[
     return mine, theirs
 
 
-def _hashes(sources: dict[bool, ReleaseSource | None]) -> dict[bool, str]:
+def _hashes(sources: Sources) -> dict[bool, str]:
     return {k: s.sha256() for k, s in sources.items() if s is not None}
 
 
@@ -267,30 +236,8 @@ def _merge_stats(counts: dict[str, int], warnings: list[str], stats: ParseStats)
     warnings.extend(stats.warnings)
 
 
-def _create_database(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None)
-    for pragma in _BUILD_PRAGMAS:
-        conn.execute(pragma)
-    conn.execute("BEGIN")
-    for statement in ddl.schema_statements():
-        conn.execute(statement)
-    return conn
-
-
-def _parse_one(
-    src: ReleaseSource,
-    key: str,
-    sink: RowSink,
-    on_bytes: Callable[[int], None] | None,
-) -> ParseStats:
-    rf = next(f for f in RELEASE_FILES if f.key == key)
-    with src.open(key) as stream:
-        # Messages name the archive and the file in it: "nhsbsa_dmd_….zip/f_vmp2_….xml: malformed XML (…)".
-        return parse_release_file(stream, rf, f"{src.label}/{src.file_name(key)}", sink, on_bytes=on_bytes)
-
-
-def _inserter(conn: sqlite3.Connection, worker: _Worker | None, tracker: _ProgressTracker) -> RowSink:
-    insert = _row_writer(conn)
+def _inserter(conn: sqlite3.Connection, worker: ParseWorker | None, tracker: ProgressTracker) -> RowSink:
+    insert = row_writer(conn)
 
     def sink(table: str, columns: Columns, rows: list[Row]) -> None:
         insert(table, columns, rows)
@@ -298,34 +245,6 @@ def _inserter(conn: sqlite3.Connection, worker: _Worker | None, tracker: _Progre
             worker.poll(tracker)
 
     return sink
-
-
-def _row_writer(conn: sqlite3.Connection) -> RowSink:
-    """Inserts batches of rows of one shape (table and present columns).
-
-    Rows go in groups through one multi-row ``INSERT … VALUES (…), (…), …`` statement: per row, Python's
-    executemany costs more than SQLite itself, and grouping halves the time of the whole insert. Groups stay under
-    999 parameters, the limit of SQLite builds older than 3.32.
-    """
-    statements: dict[tuple[str, Columns], tuple[int, str, str]] = {}
-
-    def insert(table: str, columns: Columns, rows: list[Row]) -> None:
-        shape = statements.get((table, columns))
-        if shape is None:
-            per_group = max(1, min(64, 999 // len(columns)))
-            single = ddl.insert_sql(table, columns)
-            group = single + (", (" + ", ".join("?" * len(columns)) + ")") * (per_group - 1)
-            shape = statements[(table, columns)] = (per_group, group, single)
-        per_group, group, single = shape
-        grouped = len(rows) - len(rows) % per_group
-        if grouped:
-            flat = list(chain.from_iterable(rows[:grouped]))
-            width = per_group * len(columns)
-            conn.executemany(group, [flat[i : i + width] for i in range(0, len(flat), width)])
-        if grouped < len(rows):
-            conn.executemany(single, rows[grouped:])
-
-    return insert
 
 
 def _copy_part(conn: sqlite3.Connection, part: Path, tables: set[str]) -> None:
@@ -350,99 +269,3 @@ def _swap(tmp: Path, target: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-class _ProgressTracker:
-    def __init__(self, progress: Progress | None, total: int) -> None:
-        self.progress = progress
-        self.total = total
-        self.done = 0
-        self._reported = 0
-
-    def add(self, n: int) -> None:
-        self.done += n
-        if self.progress is not None and self.done - self._reported >= (1 << 20):
-            self._reported = self.done
-            self.progress("Reading the release", min(self.done, self.total), self.total)
-
-    def stage(self, name: str) -> None:
-        if self.progress is not None:
-            self.progress(name, self.total, self.total)
-
-
-class _Worker:
-    """A second process that parses some release files into a part database of its own."""
-
-    def __init__(self, part: Path, sources: dict[bool, ReleaseSource | None], task: _Task) -> None:
-        # Never fork: the GUI process has Qt and worker threads running, and a forked child could deadlock.
-        ctx = multiprocessing.get_context("spawn")
-        self._conn, child = ctx.Pipe(duplex=False)
-        locations = {k: (s.location, s.max_uncompressed) if s else None for k, s in sources.items()}
-        self._process = ctx.Process(target=_worker_main, args=(part, locations, task, child), daemon=True)
-        self._process.start()
-        child.close()
-        self._result: list[ParseStats] | None = None
-        self._error: str | None = None
-
-    def poll(self, tracker: _ProgressTracker) -> None:
-        while self._result is None and self._error is None and self._conn.poll():
-            self._receive(tracker)
-
-    def _receive(self, tracker: _ProgressTracker) -> None:
-        try:
-            kind, payload = self._conn.recv()
-        except EOFError:
-            self._error = "the parsing process stopped unexpectedly"
-            return
-        if kind == "bytes":
-            tracker.add(payload)
-        elif kind == "done":
-            self._result = payload
-        else:
-            self._error = payload
-
-    def wait(self, tracker: _ProgressTracker) -> list[ParseStats]:
-        while self._result is None and self._error is None:
-            self._receive(tracker)
-        if self._error is not None:
-            raise ReleaseError(self._error)
-        assert self._result is not None
-        return self._result
-
-    def stop(self) -> None:
-        if self._process.is_alive():
-            self._process.terminate()
-        self._process.join()
-        self._conn.close()
-
-
-def _worker_main(part: Path, locations: dict[bool, tuple[Path, int] | None], task: _Task, out: Connection) -> None:
-    try:
-        sources = {
-            k: locate_release(loc[0], bonus=k, max_uncompressed=loc[1]) if loc else None for k, loc in locations.items()
-        }
-        conn = _create_database(part)
-        pending = [0]
-
-        def on_bytes(n: int) -> None:
-            pending[0] += n
-            if pending[0] >= (1 << 20):
-                out.send(("bytes", pending[0]))
-                pending[0] = 0
-
-        sink = _row_writer(conn)
-        results = [_parse_one(_source(sources, b), key, sink, on_bytes) for b, key in task.files]
-        conn.commit()
-        conn.close()
-        out.send(("bytes", pending[0]))
-        out.send(("done", results))
-    except DmdError as exc:
-        out.send(("error", str(exc)))
-    except sqlite3.DatabaseError as exc:
-        main_location = locations[False]
-        label = main_location[0].name if main_location else "the release"
-        out.send(("error", str(_storage_error(label, exc))))
-    except Exception as exc:  # reported to the parent as one clear line, never a traceback
-        out.send(("error", f"the release could not be read ({exc.__class__.__name__}: {exc})"))
-    finally:
-        out.close()

@@ -1,0 +1,103 @@
+"""The parse worker: a second process that parses some release files into a part database of its own.
+
+It is started with ``spawn``, never ``fork``: the GUI process has Qt and threads running, and a forked child could
+deadlock. Scripts that build a replica therefore need the usual ``if __name__ == "__main__":`` guard.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from core.dmd.errors import DmdError, ReleaseError
+from core.dmd.loading import Sources, create_database, load_file, row_writer, source_of, storage_error
+from core.dmd.parser import ParseStats
+from core.dmd.progress import ProgressTracker
+from core.dmd.source import locate_release
+
+
+@dataclass(frozen=True)
+class ParseTask:
+    """Release files one process parses: (bonus?, file key) pairs."""
+
+    files: tuple[tuple[bool, str], ...]
+
+
+class ParseWorker:
+    """A second process that parses some release files into a part database of its own."""
+
+    def __init__(self, part: Path, sources: Sources, task: ParseTask) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe(duplex=False)
+        locations = {k: (s.location, s.max_uncompressed) if s else None for k, s in sources.items()}
+        self._process = ctx.Process(target=_worker_main, args=(part, locations, task, child), daemon=True)
+        self._process.start()
+        child.close()
+        self._result: list[ParseStats] | None = None
+        self._error: str | None = None
+
+    def poll(self, tracker: ProgressTracker) -> None:
+        while self._result is None and self._error is None and self._conn.poll():
+            self._receive(tracker)
+
+    def _receive(self, tracker: ProgressTracker) -> None:
+        try:
+            kind, payload = self._conn.recv()
+        except EOFError:
+            self._error = "the parsing process stopped unexpectedly"
+            return
+        if kind == "bytes":
+            tracker.add(payload)
+        elif kind == "done":
+            self._result = payload
+        else:
+            self._error = payload
+
+    def wait(self, tracker: ProgressTracker) -> list[ParseStats]:
+        while self._result is None and self._error is None:
+            self._receive(tracker)
+        if self._error is not None:
+            raise ReleaseError(self._error)
+        assert self._result is not None
+        return self._result
+
+    def stop(self) -> None:
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join()
+        self._conn.close()
+
+
+def _worker_main(part: Path, locations: dict[bool, tuple[Path, int] | None], task: ParseTask, out: Connection) -> None:
+    try:
+        sources = {
+            k: locate_release(loc[0], bonus=k, max_uncompressed=loc[1]) if loc else None for k, loc in locations.items()
+        }
+        conn = create_database(part)
+        pending = [0]
+
+        def on_bytes(n: int) -> None:
+            pending[0] += n
+            if pending[0] >= (1 << 20):
+                out.send(("bytes", pending[0]))
+                pending[0] = 0
+
+        sink = row_writer(conn)
+        results = [load_file(source_of(sources, b), key, sink, on_bytes) for b, key in task.files]
+        conn.commit()
+        conn.close()
+        out.send(("bytes", pending[0]))
+        out.send(("done", results))
+    except DmdError as exc:
+        out.send(("error", str(exc)))
+    except sqlite3.DatabaseError as exc:
+        main_location = locations[False]
+        label = main_location[0].name if main_location else "the release"
+        out.send(("error", str(storage_error(label, exc))))
+    except Exception as exc:  # reported to the parent as one clear line, never a traceback
+        out.send(("error", f"the release could not be read ({exc.__class__.__name__}: {exc})"))
+    finally:
+        out.close()
