@@ -38,7 +38,13 @@ class CommandError(Exception):
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", type=Path, help="data directory (default: the user data dir or $RXDESK_HOME)")
+    # SUPPRESS: a subcommand without --data-dir keeps the value given before it (rxdesk --data-dir X dmd info).
+    common.add_argument(
+        "--data-dir",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="data directory (default: the user data dir, or $RXDESK_HOME)",
+    )
     parser = argparse.ArgumentParser(prog="rxdesk", description="RxDesk: prescribing and dispensing, offline.")
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--kiosk", action="store_true", help="start the locked-down kiosk")

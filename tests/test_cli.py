@@ -211,3 +211,9 @@ def test_a_damaged_member_header_is_one_clear_line(
     assert f"{main_zip.name}/f_vmp2_3010419.xml: the file is damaged" in err
     assert err.count("\n") == 1
     assert not [p for p in (tmp_path / "home").iterdir() if p.name != "releases"]
+
+
+def test_data_dir_may_come_before_the_subcommand(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    info = run_json(capsys, "--data-dir", str(home), "dmd", "info", "--json")
+    assert isinstance(info, dict)
+    assert info["counts"]["vmp"] == 7
