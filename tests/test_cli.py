@@ -217,3 +217,14 @@ def test_data_dir_may_come_before_the_subcommand(home: Path, capsys: pytest.Capt
     info = run_json(capsys, "--data-dir", str(home), "dmd", "info", "--json")
     assert isinstance(info, dict)
     assert info["counts"]["vmp"] == 7
+
+
+def test_ids_in_json_detail_are_always_strings(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    detail = run_json(capsys, "dmd", "show", "36016311000001102", "--json", "--data-dir", str(home))
+    assert isinstance(detail, dict)
+    vmp = detail["vmp"]
+    assert vmp["vpid"] == "36016311000001102" and vmp["vtmid"] == "90356005"
+    assert all(isinstance(i["isid"], str) for i in vmp["ingredients"])
+    pack = detail["amps"][0]["packs"][0]
+    assert isinstance(pack["appid"], str)
+    assert isinstance(pack["price"]["price"], int)  # pence stay numbers

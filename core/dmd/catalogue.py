@@ -12,7 +12,7 @@ from core.dmd.detail import build_detail
 from core.dmd.errors import DmdError, NotFoundError, ReplicaMissingError
 from core.dmd.gtin import validate_gtin
 from core.dmd.release_info import ReleaseInfo, read_release_info
-from core.dmd.schema import BONUS_TABLES, RECORD_TYPES, SCHEMA_VERSION
+from core.dmd.schema import BONUS_TABLES, RECORD_TYPES, SCHEMA_VERSION, FieldKind
 from core.dmd.search import Searcher, SearchHit
 from core.dmd.search_index import KIND_NAMES
 
@@ -65,6 +65,8 @@ CODE_LOOKUPS = {
     "dnd": "DND",
     "ddd_uomcd": "UNIT_OF_MEASURE",
 }
+# Columns holding SNOMED ids, in any table (the schema says which).
+_ID_COLUMNS = frozenset(f.column for rt in RECORD_TYPES for f in rt.fields if f.kind is FieldKind.ID)
 # Where a column name means another lookup in one table.
 CODE_LOOKUP_OVERRIDES = {("ont", "formcd"): "ONT_FORM_ROUTE"}
 
@@ -227,8 +229,8 @@ class Catalogue:
             lookup_table = CODE_LOOKUP_OVERRIDES.get((table, col)) or CODE_LOOKUPS.get(col)
             if lookup_table:
                 out[col] = {"code": value, "description": self.lookup(lookup_table, str(value))}
-            elif isinstance(value, int) and value > 10**6 and (col.endswith("id") or col.endswith("idprev")):
-                out[col] = str(value)
+            elif col in _ID_COLUMNS:
+                out[col] = str(value)  # SNOMED ids reach 18 digits: strings, as JSON readers lose precision
             else:
                 out[col] = value
         return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.dmd.schema import RECORD_TYPES, RecordType
+from core.dmd.schema import RECORD_TYPES, FieldKind, RecordType
 
 # Main entities keyed by their SNOMED id. Rows are appended in file order and the unique index is built after the
 # load: inserting into a B-tree keyed by (unordered) SNOMED ids costs several times more than sorting once.
@@ -48,8 +48,8 @@ def create_table_sql(rt: RecordType) -> str:
     if rt.discriminator:
         cols.append(f"{rt.discriminator} TEXT NOT NULL")
     for f in rt.fields:
-        decl = f"{f.column} {f.kind.value}"
-        if f.required and f.kind.name == "ID":
+        decl = f"{f.column} {f.kind.sql_type}"
+        if f.required and f.kind is FieldKind.ID:
             decl += " NOT NULL"  # a record without its id cannot be linked: refuse the release
         cols.append(decl)
     cols.extend(f"{c} TEXT" for c in rt.derived_columns)

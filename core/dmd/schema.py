@@ -22,13 +22,30 @@ SCHEMA_VERSION = 1
 
 
 class FieldKind(Enum):
-    ID = "INTEGER"
-    CODE = "TEXT"
-    FLAG = "INTEGER"
-    INT = "INTEGER"
-    REAL = "REAL"
-    TEXT = "TEXT"
-    DATE = "TEXT"
+    # Values are distinct on purpose: members with equal values would be aliases of one another.
+    ID = "id"
+    CODE = "code"
+    FLAG = "flag"
+    INT = "int"
+    REAL = "real"
+    TEXT = "text"
+    DATE = "date"
+
+    @property
+    def sql_type(self) -> str:
+        """The column's SQLite type (its affinity does the conversion from the XML text)."""
+        return _SQL_TYPES[self]
+
+
+_SQL_TYPES = {
+    FieldKind.ID: "INTEGER",
+    FieldKind.CODE: "TEXT",
+    FieldKind.FLAG: "INTEGER",
+    FieldKind.INT: "INTEGER",
+    FieldKind.REAL: "REAL",
+    FieldKind.TEXT: "TEXT",
+    FieldKind.DATE: "TEXT",
+}
 
 
 @dataclass(frozen=True)
