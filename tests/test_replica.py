@@ -7,6 +7,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
 from core.dmd.catalogue import Catalogue
 from core.dmd.replica import ensure_replica, import_release, kept_release, replica_is_current
 from core.paths import replica_path
@@ -58,3 +60,35 @@ def test_a_build_cleans_up_what_a_killed_build_left_behind(tmp_path: Path) -> No
     import_release(data, build_main_zip(SAMPLE_2021, tmp_path))
     assert not stale.exists()
     assert recent.exists()
+
+
+def test_without_a_second_process_the_catalogue_is_built_on_one_core(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.dmd import build as build_module
+    from core.dmd.parse_worker import ParseWorkerLost
+
+    class NoProcesses:
+        def __init__(self, *args: object) -> None:
+            raise ParseWorkerLost("the parsing process could not start (no processes allowed)")
+
+    monkeypatch.setattr(build_module, "ParseWorker", NoProcesses)
+    target = tmp_path / "dmd.sqlite"
+    result = build_module.build_replica(target, build_main_zip(SAMPLE_2019, tmp_path), parallel=True)
+    assert result.counts["vmp"] == 7
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_a_worker_that_dies_mid_build_falls_back_to_one_core(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.dmd import build as build_module
+    from core.dmd.parse_worker import ParseWorker, ParseWorkerLost
+
+    class DiesMidway(ParseWorker):
+        def wait(self, tracker: object) -> list[object]:  # type: ignore[override]
+            self.stop()  # the process is gone: as if the OS killed it
+            raise ParseWorkerLost("the parsing process stopped unexpectedly")
+
+    monkeypatch.setattr(build_module, "ParseWorker", DiesMidway)
+    target = tmp_path / "dmd.sqlite"
+    result = build_module.build_replica(target, build_main_zip(SAMPLE_2021, tmp_path), parallel=True)
+    assert result.counts["ampp"] == 2

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from core.dmd import ddl
 from core.dmd.loading import Sources, create_database, load_file, row_writer, source_of, storage_error
-from core.dmd.parse_worker import ParseTask, ParseWorker
+from core.dmd.parse_worker import ParseTask, ParseWorker, ParseWorkerLost
 from core.dmd.parser import Columns, ParseStats, Row, RowSink
 from core.dmd.progress import Progress, ProgressTracker
 from core.dmd.release_info import ReleaseInfo, write_release_info
@@ -63,14 +63,24 @@ def build_replica(
     tmp = target.with_name(f".{target.name}.{tag}.building")
     part = target.with_name(f".{target.name}.{tag}.part")
     try:
-        result = _build(tmp, part, main_src, bonus_src, progress, parallel)
+        try:
+            result = _build(tmp, part, main_src, bonus_src, progress, parallel)
+        except ParseWorkerLost as exc:
+            # A machine that will not run the second process still gets its catalogue, on one core.
+            log.warning("building on one core: %s", exc)
+            _remove_build_files(tmp, part)
+            result = _build(tmp, part, main_src, bonus_src, progress, parallel=False)
         _swap(tmp, target)
         return result
     finally:
-        for leftover in (tmp, part):
-            for suffix in ("", "-journal", "-wal", "-shm"):
-                with contextlib.suppress(FileNotFoundError):
-                    Path(str(leftover) + suffix).unlink()
+        _remove_build_files(tmp, part)
+
+
+def _remove_build_files(*paths: Path) -> None:
+    for path in paths:
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                Path(str(path) + suffix).unlink()
 
 
 # A build killed outright (power cut, SIGKILL) cannot clean up after itself; the next one does.
@@ -114,8 +124,9 @@ def _build(
 
     tracker = ProgressTracker(progress, total_bytes)
     conn = create_database(tmp)
-    worker = ParseWorker(part, sources, ParseTask(tuple(theirs))) if theirs else None
+    worker: ParseWorker | None = None
     try:
+        worker = ParseWorker(part, sources, ParseTask(tuple(theirs))) if theirs else None
         counts: dict[str, int] = {rt.table: 0 for rt in RECORD_TYPES}
         warnings: list[str] = []
         finisher = _Finisher(conn, main_src.label, tracker)

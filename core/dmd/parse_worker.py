@@ -26,6 +26,10 @@ class ParseTask:
     files: tuple[tuple[bool, str], ...]
 
 
+class ParseWorkerLost(DmdError):
+    """The worker process could not start or died without a word (not a problem with the release)."""
+
+
 class ParseWorker:
     """A second process that parses some release files into a part database of its own."""
 
@@ -34,20 +38,26 @@ class ParseWorker:
         self._conn, child = ctx.Pipe(duplex=False)
         locations = {k: (s.location, s.max_uncompressed) if s else None for k, s in sources.items()}
         self._process = ctx.Process(target=_worker_main, args=(part, locations, task, child), daemon=True)
-        self._process.start()
+        try:
+            self._process.start()
+        except (OSError, RuntimeError) as exc:  # no processes allowed, or no importable __main__
+            self._conn.close()
+            child.close()
+            raise ParseWorkerLost(f"the parsing process could not start ({exc})") from exc
         child.close()
         self._result: list[ParseStats] | None = None
         self._error: str | None = None
+        self._lost = False
 
     def poll(self, tracker: ProgressTracker) -> None:
-        while self._result is None and self._error is None and self._conn.poll():
+        while self._result is None and self._error is None and not self._lost and self._conn.poll():
             self._receive(tracker)
 
     def _receive(self, tracker: ProgressTracker) -> None:
         try:
             kind, payload = self._conn.recv()
         except EOFError:
-            self._error = "the parsing process stopped unexpectedly"
+            self._lost = True
             return
         if kind == "bytes":
             tracker.add(payload)
@@ -57,8 +67,10 @@ class ParseWorker:
             self._error = payload
 
     def wait(self, tracker: ProgressTracker) -> list[ParseStats]:
-        while self._result is None and self._error is None:
+        while self._result is None and self._error is None and not self._lost:
             self._receive(tracker)
+        if self._lost:
+            raise ParseWorkerLost("the parsing process stopped unexpectedly")
         if self._error is not None:
             raise ReleaseError(self._error)
         assert self._result is not None
