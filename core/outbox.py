@@ -1,0 +1,45 @@
+"""The outbox: every change the server must receive is queued here in the same transaction as the change."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import inspect
+from sqlalchemy.orm import Session
+
+from core.context import ServiceContext
+from core.ids import new_id
+from core.storage.models import Base, OutboxEntry
+
+
+def row_payload(row: Base) -> dict[str, Any]:
+    """The row's columns as JSON-ready values (decimals and dates as text, so nothing is rounded)."""
+    out: dict[str, Any] = {}
+    for attr in inspect(row).mapper.column_attrs:
+        value = getattr(row, attr.key)
+        if isinstance(value, datetime | date):
+            value = value.isoformat()
+        elif isinstance(value, Decimal):
+            value = format(value, "f")
+        out[attr.key] = value
+    return out
+
+
+def enqueue(session: Session, ctx: ServiceContext, row: Base, operation: str = "create") -> OutboxEntry:
+    table = row.__tablename__
+    payload = row_payload(row)
+    entry = OutboxEntry(
+        id=new_id(),
+        table=table,
+        row_id=str(payload["id"]),
+        operation=operation,
+        payload=json.dumps(payload, separators=(",", ":"), default=str),
+        created_at=ctx.now(),
+        state="pending",
+        attempts=0,
+    )
+    session.add(entry)
+    return entry

@@ -1,0 +1,1 @@
+"""The app database (``rxdesk.sqlite``): SQLAlchemy models, Alembic migrations, transactions."""

@@ -1,0 +1,78 @@
+"""Open the app database: pragmas for durability, write transactions, and schema upgrades on open.
+
+Writes start with ``BEGIN IMMEDIATE`` so two writers never deadlock halfway through a transaction (SQLite would
+otherwise upgrade a read lock to a write lock at the first write, and fail with "database is locked").
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DatabaseError
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.errors import RxDeskError
+from core.storage.migrations import upgrade_to_head
+
+APP_DATABASE_NAME = "rxdesk.sqlite"
+
+
+class Database:
+    """The app database: one engine, sessions that are transactions."""
+
+    def __init__(self, path: Path, engine: Engine) -> None:
+        self.path = path
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One write transaction: committed on success, rolled back entirely on any error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reader(self) -> Iterator[Session]:
+        with self._sessions() as session:
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # transactions are begun explicitly (see _on_begin)
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")  # clinical records must survive a power cut
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def _on_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_app_engine(path: Path) -> Engine:
+    engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
+    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "begin", _on_begin)
+    return engine
+
+
+def open_database(path: Path) -> Database:
+    """Open (creating if needed) and upgrade the app database. Raises RxDeskError with a clear message."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_app_engine(path)
+    try:
+        upgrade_to_head(engine)
+    except DatabaseError as exc:
+        engine.dispose()
+        raise RxDeskError(f"{path}: the app database cannot be opened ({exc.orig}).") from exc
+    return Database(path, engine)

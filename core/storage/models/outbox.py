@@ -1,0 +1,25 @@
+"""Changes waiting to reach the server, written in the same transaction as the change itself."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.storage.models.base import Base, Id
+
+
+class OutboxEntry(Base):
+    __tablename__ = "outbox"
+
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(Id, unique=True)
+    table: Mapped[str] = mapped_column("table_name", String(32))
+    row_id: Mapped[str] = mapped_column(Id)
+    operation: Mapped[str] = mapped_column(String(16))  # create | update
+    payload: Mapped[str] = mapped_column(Text)  # JSON of the row as it must be on the server
+    created_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending | sent | rejected
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
