@@ -12,6 +12,8 @@ import pytest
 
 from core.dmd.build import BuildResult, build_replica
 from core.dmd.catalogue import Catalogue
+from core.paths import demo_release
+from tests.clinic import Clinic, make_clinic
 from tests.release_zips import SAMPLE_2019, SAMPLE_2021, SAMPLE_BONUS_ZIP, build_bonus_zip, build_main_zip
 
 # Qt widget tests need no display (DESIGN.md section 9); set before pytest-qt creates the QApplication.
@@ -97,3 +99,21 @@ def existing_replica(tmp_path: Path, zip_2021: Path) -> ExistingReplica:
     target = tmp_path / "data" / "dmd.sqlite"
     build_replica(target, zip_2021, parallel=False)
     return ExistingReplica(target, sha256_of(target))
+
+
+@pytest.fixture
+def clinic(tmp_path: Path) -> Iterator[Clinic]:
+    """A fresh app database with a clinic, a pharmacy and signed-in users of every role."""
+    installation = make_clinic(tmp_path / "rxdesk.sqlite")
+    yield installation
+    installation.database.close()
+
+
+@pytest.fixture(scope="session")
+def demo_catalogue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalogue]:
+    """The bundled demo catalogue (realistic names, packs, GTINs and controlled drugs), built once per session."""
+    main, bonus = demo_release()
+    target = tmp_path_factory.mktemp("demo") / "dmd.sqlite"
+    build_replica(target, main, bonus, parallel=False)
+    with Catalogue(target) as cat:
+        yield cat

@@ -29,6 +29,7 @@ class Prescription(Base):
     repeat_issue: Mapped[int | None]  # issue n ...
     repeat_total: Mapped[int | None]  # ... of m
     repeat_interval_days: Mapped[int | None]
+    repeat_group_id: Mapped[str | None] = mapped_column(Id, index=True)  # the issues signed together
     token_cost: Mapped[int | None]
     cancel_reason: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]

@@ -241,6 +241,7 @@ def upgrade() -> None:
         sa.Column("repeat_issue", sa.Integer(), nullable=True),
         sa.Column("repeat_total", sa.Integer(), nullable=True),
         sa.Column("repeat_interval_days", sa.Integer(), nullable=True),
+        sa.Column("repeat_group_id", sa.String(length=32), nullable=True),
         sa.Column("token_cost", sa.Integer(), nullable=True),
         sa.Column("cancel_reason", sa.String(length=500), nullable=True),
         sa.Column("created_at", sa.String(length=32), nullable=False),
@@ -258,6 +259,7 @@ def upgrade() -> None:
     with op.batch_alter_table("prescription", schema=None) as batch_op:
         batch_op.create_index("ix_prescription_patient", ["patient_id", "created_at"], unique=False)
         batch_op.create_index("ix_prescription_status", ["status", "signed_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_prescription_repeat_group_id"), ["repeat_group_id"], unique=False)
 
     op.create_table(
         "dispensing",

@@ -1,0 +1,1 @@
+"""Prescriptions: drafting, checking against the UK rules, signing, cancelling, expiry."""

@@ -1,0 +1,115 @@
+"""Gather what the rules need about a prescription (app database and dm+d replica) and run them."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.context import ServiceContext
+from core.dmd.catalogue import Catalogue
+from core.dmd.errors import DmdError
+from core.prescriptions.products import product_snapshot, vtm_ingredient_ids
+from core.prescriptions.queries import get_prescription
+from core.prescriptions.status import ACTIVE
+from core.rules.model import RuleResult
+from core.rules.prescribing import ActiveMedicine, AllergyFacts, ItemFacts, PrescriptionFacts, run_rules
+from core.storage.models import Allergy, Patient, Prescription, PrescriptionItem, User
+from core.users.roles import Permission, require
+
+
+def _current_state(catalogue: Catalogue, item: PrescriptionItem) -> str | None:
+    """Why the product cannot be prescribed in the *current* release (the snapshot may be weeks old)."""
+    try:
+        return product_snapshot(catalogue, item.amp_id or item.vmp_id).unusable
+    except DmdError:
+        return "no longer in the catalogue"
+
+
+def _item_facts(catalogue: Catalogue, item: PrescriptionItem) -> ItemFacts:
+    vtm = catalogue.conn.execute("SELECT vtmid FROM vmp WHERE vpid = ?", (int(item.vmp_id),)).fetchone()
+    return ItemFacts(
+        item_id=item.id,
+        name=item.product_name,
+        cd_schedule=item.cd_schedule,
+        strength=item.strength,
+        form=item.form,
+        unit=item.unit,
+        dose=item.dose,
+        quantity=item.quantity,
+        quantity_in_words=item.quantity_in_words,
+        days_supply=item.days_supply,
+        ingredient_ids=frozenset(item.ingredient_ids.split()),
+        vtm_id=str(vtm[0]) if vtm and vtm[0] is not None else None,
+        unusable=_current_state(catalogue, item),
+    )
+
+
+def _allergy_facts(session: Session, catalogue: Catalogue, patient_id: str) -> tuple[AllergyFacts, ...]:
+    rows = session.execute(
+        select(Allergy).where(Allergy.patient_id == patient_id, Allergy.deleted_at.is_(None))
+    ).scalars()
+    facts = []
+    for row in rows:
+        if row.substance_kind == "vtm":
+            ingredients, vtm_id = vtm_ingredient_ids(catalogue, row.substance_id), row.substance_id
+        else:
+            ingredients, vtm_id = {row.substance_id}, None
+        facts.append(
+            AllergyFacts(row.substance_name, frozenset(ingredients), vtm_id, row.kind, row.severity, row.reaction)
+        )
+    return tuple(facts)
+
+
+def _active_medicines(session: Session, rx: Prescription, ctx: ServiceContext) -> tuple[ActiveMedicine, ...]:
+    rows = session.execute(
+        select(
+            PrescriptionItem.product_name, PrescriptionItem.ingredient_ids, Prescription.id, Prescription.valid_until
+        )
+        .join(Prescription)
+        .where(
+            Prescription.patient_id == rx.patient_id,
+            Prescription.id != rx.id,
+            Prescription.status.in_([s.value for s in ACTIVE]),
+        )
+    )
+    today = ctx.today()
+    return tuple(
+        ActiveMedicine(rx_id, name, frozenset(ingredients.split()))
+        for name, ingredients, rx_id, until in rows
+        if until is None or until >= today
+    )
+
+
+def gather_facts(session: Session, ctx: ServiceContext, catalogue: Catalogue, rx: Prescription) -> PrescriptionFacts:
+    patient = session.get_one(Patient, rx.patient_id)
+    prescriber = session.get_one(User, rx.prescriber_id)
+    items = tuple(_item_facts(catalogue, item) for item in rx.items)
+    allergies = _allergy_facts(session, catalogue, rx.patient_id)
+    wanted = {i for item in items for i in item.ingredient_ids}
+    names = {}
+    if wanted:
+        marks = ",".join("?" * len(wanted))
+        names = {
+            str(isid): str(nm)
+            for isid, nm in catalogue.conn.execute(f"SELECT isid, nm FROM ing WHERE isid IN ({marks})", [*wanted])
+        }
+    address = ", ".join(part for part in ((patient.address or "").strip(), patient.postcode or "") if part)
+    return PrescriptionFacts(
+        today=ctx.today(),
+        not_before=rx.not_before,
+        is_repeat=rx.is_repeat,
+        patient_address=address or None,
+        prescriber_registration=prescriber.registration_number,
+        items=items,
+        allergies=allergies,
+        active_medicines=_active_medicines(session, rx, ctx),
+        ingredient_names=names,
+    )
+
+
+def check_prescription(ctx: ServiceContext, catalogue: Catalogue, prescription_id: str) -> list[RuleResult]:
+    """Every rule's finding for this prescription now (an empty list: nothing to say)."""
+    require(ctx, Permission.PRESCRIBE)
+    with ctx.database.reader() as session:
+        rx = get_prescription(session, prescription_id)
+        return run_rules(gather_facts(session, ctx, catalogue, rx))

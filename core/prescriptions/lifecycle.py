@@ -1,0 +1,78 @@
+"""Cancelling and expiring prescriptions: each move is a legal transition, audited and queued for the server."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.audit.log import record_event
+from core.context import ServiceContext
+from core.errors import ValidationError
+from core.outbox import enqueue
+from core.prescriptions.queries import get_prescription
+from core.prescriptions.status import ACTIVE, PrescriptionStatus, check_transition
+from core.rules.model import MIN_OVERRIDE_REASON
+from core.storage.models import Owing, Prescription, PrescriptionItem
+from core.users.roles import Permission, require
+
+
+def cancel_prescription(ctx: ServiceContext, prescription_id: str, reason: str) -> Prescription:
+    """Cancel a draft or a prescription not yet fully dispensed. Open owings are cancelled with it."""
+    require(ctx, Permission.CANCEL_PRESCRIPTIONS)
+    if len(reason.strip()) < MIN_OVERRIDE_REASON:
+        raise ValidationError("Say why the prescription is cancelled.")
+    with ctx.database.transaction() as session:
+        rx = get_prescription(session, prescription_id)
+        check_transition(rx.status, PrescriptionStatus.CANCELLED)
+        before = rx.status
+        rx.status = PrescriptionStatus.CANCELLED.value
+        rx.cancel_reason = reason.strip()
+        rx.updated_at = ctx.now()
+        for owing in _open_owings(session, rx):
+            owing.status = "cancelled"
+            owing.updated_at = ctx.now()
+            enqueue(session, ctx, owing, "update")
+        record_event(
+            session, ctx, "prescription.cancel", "prescription", rx.id,
+            before={"status": before}, after={"status": rx.status, "reason": rx.cancel_reason},
+        )  # fmt: skip
+        if before != PrescriptionStatus.DRAFT:  # drafts never reached the server
+            enqueue(session, ctx, rx, "update")
+    return rx
+
+
+def _open_owings(session: Session, rx: Prescription) -> list[Owing]:
+    return list(
+        session.execute(
+            select(Owing)
+            .join(PrescriptionItem)
+            .where(PrescriptionItem.prescription_id == rx.id, Owing.status == "open")
+        ).scalars()
+    )
+
+
+def expire_prescriptions(ctx: ServiceContext) -> int:
+    """Move every signed or part-dispensed prescription past its last valid day to expired (owings too)."""
+    today = ctx.today()
+    expired = 0
+    with ctx.database.transaction() as session:
+        rows = session.execute(
+            select(Prescription).where(
+                Prescription.status.in_([s.value for s in ACTIVE]), Prescription.valid_until < today
+            )
+        ).scalars()
+        for rx in rows:
+            before = rx.status
+            rx.status = PrescriptionStatus.EXPIRED.value
+            rx.updated_at = ctx.now()
+            for owing in _open_owings(session, rx):
+                owing.status = "expired"
+                owing.updated_at = ctx.now()
+                enqueue(session, ctx, owing, "update")
+            record_event(
+                session, ctx, "prescription.expire", "prescription", rx.id,
+                before={"status": before}, after={"status": rx.status, "valid_until": rx.valid_until},
+            )  # fmt: skip
+            enqueue(session, ctx, rx, "update")
+            expired += 1
+    return expired

@@ -1,0 +1,86 @@
+"""What is prescribed, read from the dm+d replica: the snapshot an item keeps, and the product's current state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.dmd.catalogue import Catalogue
+from core.dmd.cd_schedule import cd_schedule
+from core.errors import ValidationError
+
+
+@dataclass(frozen=True)
+class ProductSnapshot:
+    vmp_id: str
+    amp_id: str | None
+    name: str
+    strength: str | None
+    form: str | None
+    unit: str
+    cd_schedule: int | None
+    ingredient_ids: tuple[str, ...]
+    vtm_id: str | None
+    unusable: str | None  # 'invalid', 'discontinued', 'not available': why it cannot be prescribed now
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:g}"
+
+
+def product_snapshot(catalogue: Catalogue, product_id: str) -> ProductSnapshot:
+    """A VMP or AMP by dm+d id (old ids followed to the current one). Raises ValidationError for anything else."""
+    resolved = catalogue.resolve_id(product_id)
+    if resolved.kind not in ("vmp", "amp"):
+        raise ValidationError(f"{product_id} is a {resolved.kind.upper()}: prescribe a VMP or an AMP.")
+    conn = catalogue.conn
+    amp = None
+    if resolved.kind == "amp":
+        amp = conn.execute("SELECT * FROM amp WHERE apid = ?", (resolved.id,)).fetchone()
+        vpid = int(amp["vpid"])
+    else:
+        vpid = resolved.id
+    vmp = conn.execute("SELECT * FROM vmp WHERE vpid = ?", (vpid,)).fetchone()
+    if vmp is None:
+        raise ValidationError(f"The catalogue has no VMP {vpid} for {product_id}.")
+    ingredients = conn.execute("SELECT * FROM vpi WHERE vpid = ? ORDER BY isid", (vpid,)).fetchall()
+    strengths = []
+    for vpi in ingredients:
+        if vpi["strnt_nmrtr_val"] is None:
+            continue
+        text = _num(vpi["strnt_nmrtr_val"]) + catalogue.lookup("UNIT_OF_MEASURE", str(vpi["strnt_nmrtr_uomcd"]))
+        if vpi["strnt_dnmtr_val"] is not None:
+            den = catalogue.lookup("UNIT_OF_MEASURE", str(vpi["strnt_dnmtr_uomcd"]))
+            text += f"/{_num(vpi['strnt_dnmtr_val'])}{den}" if vpi["strnt_dnmtr_val"] != 1 else f"/{den}"
+        strengths.append(text)
+    form_row = conn.execute("SELECT formcd FROM dform WHERE vpid = ?", (vpid,)).fetchone()
+    unit_code = vmp["unit_dose_uomcd"] or vmp["udfs_uomcd"]
+    control = conn.execute("SELECT catcd FROM control_info WHERE vpid = ?", (vpid,)).fetchone()
+    unusable = None
+    if vmp["invalid"] == 1 or (amp is not None and amp["invalid"] == 1):
+        unusable = "invalid"
+    elif (amp is not None and amp["avail_restrictcd"] == "0009") or vmp["non_availcd"] == "0001":
+        unusable = "not available"
+    return ProductSnapshot(
+        vmp_id=str(vpid),
+        amp_id=str(amp["apid"]) if amp is not None else None,
+        name=str(amp["desc"] if amp is not None else vmp["nm"]),
+        strength=" + ".join(strengths) or None,
+        form=catalogue.lookup("FORM", str(form_row[0])) if form_row else None,
+        unit=catalogue.lookup("UNIT_OF_MEASURE", str(unit_code)) if unit_code else "unit",
+        cd_schedule=(cd_schedule(control[0]) or None) if control else None,  # 0: not a controlled drug
+        ingredient_ids=tuple(str(r["isid"]) for r in ingredients),
+        vtm_id=str(vmp["vtmid"]) if vmp["vtmid"] is not None else None,
+        unusable=unusable,
+    )
+
+
+def vtm_ingredient_ids(catalogue: Catalogue, vtm_id: str) -> set[str]:
+    """Ingredients of a VTM: from the bonus VTM-ingredient file, else from the VPIs of its VMPs."""
+    rows = catalogue.conn.execute("SELECT isid FROM vtm_ing WHERE vtmid = ?", (int(vtm_id),)).fetchall()
+    if not rows:
+        rows = catalogue.conn.execute(
+            "SELECT DISTINCT vpi.isid FROM vmp JOIN vpi USING (vpid) WHERE vmp.vtmid = ?", (int(vtm_id),)
+        ).fetchall()
+    return {str(r[0]) for r in rows}

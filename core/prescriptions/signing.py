@@ -1,0 +1,176 @@
+"""Signing: PIN again, every rule, then in one transaction the status, token debit, audit events and outbox rows.
+
+A repeat prescription is signed as a batch: issue 1 and every later issue, each a prescription of its own with its
+start date one interval after the one before, so each issue is dispensed, owed and expired on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from core.audit.log import record_event
+from core.context import ServiceContext
+from core.dmd.catalogue import Catalogue
+from core.ids import new_id
+from core.outbox import enqueue
+from core.prescriptions.checks import gather_facts
+from core.prescriptions.queries import get_prescription
+from core.prescriptions.status import PrescriptionStatus, check_transition
+from core.rules.model import MIN_OVERRIDE_REASON, Outcome, RuleResult, RulesNotSatisfied
+from core.rules.prescribing import run_rules
+from core.rules.validity import valid_until
+from core.storage.models import Prescription, PrescriptionItem, RuleOverride
+from core.tokens.costs import read_cost_table
+from core.tokens.ledger import account_for_prescriber, debit_for_prescription
+from core.users.roles import Permission, require
+from core.users.service import verify_pin
+
+# What each later issue of a repeat copies from issue 1.
+_COPIED_ITEM_FIELDS = (
+    "position",
+    "vmp_id",
+    "amp_id",
+    "product_name",
+    "strength",
+    "form",
+    "unit",
+    "cd_schedule",
+    "ingredient_ids",
+    "dose",
+    "directions",
+    "quantity",
+    "quantity_in_words",
+    "days_supply",
+)
+
+
+@dataclass(frozen=True)
+class SignedPrescription:
+    prescription_ids: tuple[str, ...]  # issue 1 first; one id unless a repeat
+    token_cost: int
+    overrides: tuple[RuleResult, ...]
+
+
+def _unresolved(results: list[RuleResult], overrides: Mapping[str, str]) -> list[RuleResult]:
+    """Blocks, and warnings without a real reason."""
+    return [
+        r
+        for r in results
+        if r.outcome is Outcome.BLOCK
+        or (r.outcome is Outcome.WARN and len(overrides.get(r.key, "").strip()) < MIN_OVERRIDE_REASON)
+    ]
+
+
+def sign_prescription(
+    ctx: ServiceContext,
+    catalogue: Catalogue,
+    prescription_id: str,
+    pin: str,
+    overrides: Mapping[str, str] | None = None,
+) -> SignedPrescription:
+    """Sign a draft. Raises SignInFailed (PIN), RulesNotSatisfied, InsufficientTokens; nothing is written then."""
+    require(ctx, Permission.PRESCRIBE)
+    overrides = overrides or {}
+    with ctx.database.transaction() as session:
+        verify_pin(session, ctx, pin)
+        rx = get_prescription(session, prescription_id)
+        check_transition(rx.status, PrescriptionStatus.SIGNED)
+        if rx.prescriber_id != ctx.actor.user_id:
+            raise RulesNotSatisfied([RuleResult("own_draft", Outcome.BLOCK, "Only its prescriber can sign it.")])
+        results = run_rules(gather_facts(session, ctx, catalogue, rx))
+        unresolved = _unresolved(results, overrides)
+        if unresolved:
+            raise RulesNotSatisfied(unresolved)
+        warnings = tuple(r for r in results if r.outcome is Outcome.WARN)
+        issues = _issues(session, ctx, rx)
+        costs = read_cost_table(session)
+        account = account_for_prescriber(session, ctx.actor.user_id)
+        total = 0
+        for issue in issues:
+            issue.token_cost = sum(costs.item_cost(i.cd_schedule, issue.repeat_issue) for i in issue.items)
+            total += issue.token_cost
+        what = f"{len(rx.items)} item(s)" + (f", {len(issues)} repeat issues" if len(issues) > 1 else "")
+        debit_for_prescription(session, ctx, account, total, rx.id, f"Prescription {rx.id[-8:]}: {what}")
+        for warning in warnings:
+            _record_override(session, ctx, rx, warning, overrides[warning.key].strip())
+        for issue in issues:
+            record_event(
+                session, ctx, "prescription.sign", "prescription", issue.id,
+                before={"status": PrescriptionStatus.DRAFT.value},
+                after={"status": issue.status, "valid_until": issue.valid_until, "token_cost": issue.token_cost},
+            )  # fmt: skip
+            enqueue(session, ctx, issue)
+            for item in issue.items:
+                enqueue(session, ctx, item)
+        return SignedPrescription(tuple(i.id for i in issues), total, warnings)
+
+
+def _issues(session: Session, ctx: ServiceContext, rx: Prescription) -> list[Prescription]:
+    """Sign the draft as issue 1, and create the later issues of a repeat as signed copies."""
+    now = ctx.now()
+    schedules = [item.cd_schedule for item in rx.items]
+    start = max(ctx.today(), rx.not_before or ctx.today())
+    rx.status = PrescriptionStatus.SIGNED.value
+    rx.signed_at = now
+    rx.updated_at = now
+    rx.appropriate_date = start
+    rx.valid_until = valid_until(start, schedules)
+    issues = [rx]
+    if rx.repeat_total:
+        rx.repeat_group_id = rx.id
+        interval = timedelta(days=rx.repeat_interval_days or 28)
+        for number in range(2, rx.repeat_total + 1):
+            issue_start = start + interval * (number - 1)
+            issue = Prescription(
+                id=new_id(),
+                organisation_id=rx.organisation_id,
+                patient_id=rx.patient_id,
+                prescriber_id=rx.prescriber_id,
+                status=PrescriptionStatus.SIGNED.value,
+                not_before=issue_start,
+                appropriate_date=issue_start,
+                valid_until=valid_until(issue_start, schedules),
+                repeat_issue=number,
+                repeat_total=rx.repeat_total,
+                repeat_interval_days=rx.repeat_interval_days,
+                repeat_group_id=rx.id,
+                created_at=now,
+                signed_at=now,
+                updated_at=now,
+            )
+            issue.items = [_copy_item(item) for item in rx.items]
+            session.add(issue)
+            issues.append(issue)
+    session.flush()
+    return issues
+
+
+def _copy_item(item: PrescriptionItem) -> PrescriptionItem:
+    copy = PrescriptionItem(id=new_id(), quantity_supplied=Decimal(0), status="pending")
+    for name in _COPIED_ITEM_FIELDS:
+        setattr(copy, name, getattr(item, name))
+    return copy
+
+
+def _record_override(session: Session, ctx: ServiceContext, rx: Prescription, warning: RuleResult, reason: str) -> None:
+    override = RuleOverride(
+        prescription_id=rx.id,
+        item_id=warning.item_id,
+        rule=warning.rule,
+        message=warning.message,
+        reason=reason,
+        user_id=ctx.actor.user_id,
+        created_at=ctx.now(),
+    )
+    session.add(override)
+    session.flush()
+    record_event(
+        session, ctx, "prescription.override", "prescription", rx.id,
+        after={"rule": warning.rule, "item": warning.item_id, "warning": warning.message, "reason": reason},
+    )  # fmt: skip
+    enqueue(session, ctx, override)

@@ -1,0 +1,1 @@
+"""Prepaid tokens: accounts, the cost table, the append-only ledger, statements."""
