@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from datetime import date
 
 from sqlalchemy import select
@@ -9,7 +11,18 @@ from sqlalchemy import select
 from core.dmd.catalogue import Catalogue
 from core.storage.models import Patient
 from core.tokens.ledger import add_credit, create_account
+from core.validation.nhs_number import nhs_check_digit
 from tests.clinic import Clinic
+
+
+def _valid_nhs_numbers() -> Iterator[str]:
+    for body in itertools.count(943476591):
+        check = nhs_check_digit(f"{body:09d}")
+        if check is not None:
+            yield f"{body:09d}{check}"
+
+
+_NHS_NUMBERS = _valid_nhs_numbers()
 
 
 def add_patient(
@@ -17,11 +30,12 @@ def add_patient(
     *,
     given: str = "Alice",
     family: str = "Jones",
-    nhs_number: str | None = "9434765919",
+    nhs_number: str | None = None,
     address: str | None = "3 Park Row\nLeeds",
 ) -> Patient:
     """A patient row written directly: these tests are about prescribing, not registration."""
     now = clinic.clock()
+    nhs_number = nhs_number or next(_NHS_NUMBERS)
     patient = Patient(
         organisation_id=clinic.clinic.id,
         nhs_number=nhs_number,

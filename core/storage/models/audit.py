@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, Text
+from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.storage.models.base import Base, Id
@@ -12,6 +12,7 @@ from core.storage.models.base import Base, Id
 
 class AuditEvent(Base):
     __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_entity", "entity_type", "entity_id", "seq"),)
 
     seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(Id, unique=True)

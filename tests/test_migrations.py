@@ -1,0 +1,80 @@
+"""The app database schema: only through migrations, and a database of every released schema upgrades cleanly."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from core.audit.log import verify_chain
+from core.errors import RxDeskError
+from core.storage.database import open_database
+from core.storage.migrations import alembic_config, current_revision
+from core.storage.models import Base
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _head() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def test_new_database_is_at_head_and_matches_the_models(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "rxdesk.sqlite")
+    assert current_revision(db.engine) == _head()
+    with db.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    db.close()
+
+
+def test_pragmas_for_durability(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "rxdesk.sqlite")
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    db.close()
+
+
+def test_database_of_the_first_schema_is_upgraded_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "rxdesk.sqlite"
+    shutil.copy(FIXTURES / "rxdesk-0001.sqlite", path)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
+        before = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("prescription", "audit_event")}
+    db = open_database(path)
+    assert current_revision(db.engine) == _head()
+    with db.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        for table, count in before.items():
+            assert conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar() == count
+        indexes = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert "ix_audit_event_entity" in indexes
+    with db.reader() as session:
+        assert verify_chain(session).intact  # the old events still verify after the upgrade
+    db.close()
+
+
+def test_append_only_triggers_survive_the_upgrade(tmp_path: Path) -> None:
+    path = tmp_path / "rxdesk.sqlite"
+    shutil.copy(FIXTURES / "rxdesk-0001.sqlite", path)
+    open_database(path).close()
+    with sqlite3.connect(path) as conn:
+        for table in ("audit_event", "ledger_entry"):
+            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                conn.execute(f"DELETE FROM {table}")
+
+
+def test_a_file_that_is_not_a_database_gives_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "rxdesk.sqlite"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(RxDeskError, match="cannot be opened"):
+        open_database(path)
+    assert path.read_bytes() == b"this is not a database" * 100
