@@ -70,6 +70,9 @@ def test_append_only_triggers_survive_the_upgrade(tmp_path: Path) -> None:
         for table in ("audit_event", "ledger_entry"):
             with pytest.raises(sqlite3.IntegrityError, match="append-only"):
                 conn.execute(f"DELETE FROM {table}")
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute("UPDATE ledger_entry SET amount = amount + 1")
+        assert conn.execute("UPDATE ledger_entry SET confirmed = 1").rowcount > 0  # 0002: sync may confirm
 
 
 def test_a_file_that_is_not_a_database_gives_a_clear_error(tmp_path: Path) -> None:

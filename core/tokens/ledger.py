@@ -233,3 +233,15 @@ def statement(ctx: ServiceContext, account_id: str, start: datetime, end: dateti
             balance += row.amount
             lines.append(StatementLine(row.created_at, row.kind, row.amount, row.description, balance, row.confirmed))
         return Statement(account.name, start, end, int(opening), tuple(lines))
+
+
+def record_server_balance(
+    session: Session, account_id: str, balance: int, confirmed_entry_ids: list[str], at: datetime
+) -> None:
+    """What a sync learnt: the server's balance and which local entries it includes (no longer pending)."""
+    account = _get_account(session, account_id)
+    account.confirmed_balance = balance
+    account.confirmed_at = at
+    if confirmed_entry_ids:
+        for entry in session.execute(select(LedgerEntry).where(LedgerEntry.id.in_(confirmed_entry_ids))).scalars():
+            entry.confirmed = True
