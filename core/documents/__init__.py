@@ -1,0 +1,1 @@
+"""Printable documents (receipt, dispensing label, prescription, CD register, token statement) as PDF bytes."""
