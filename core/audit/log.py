@@ -21,6 +21,7 @@ from core.ids import new_id
 from core.storage.models import AuditEvent
 
 GENESIS_HASH = "0" * 64
+_HEAD_KEY = "audit_chain_head"
 
 
 def canonical_json(value: Any) -> str | None:
@@ -45,6 +46,17 @@ def event_hash(prev_hash: str, event: AuditEvent) -> str:
     return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()
 
 
+def load_chain_head(session: Session) -> str:
+    """The hash of the last event. Read once per transaction, then carried in the session (a session is one
+    transaction, and BEGIN IMMEDIATE keeps other writers out until it ends). Call it before a transaction's first
+    write to save a flush."""
+    head = session.info.get(_HEAD_KEY)
+    if head is None:
+        last = session.execute(select(AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).scalar()
+        head = session.info[_HEAD_KEY] = last or GENESIS_HASH
+    return str(head)
+
+
 def record_event(
     session: Session,
     ctx: ServiceContext,
@@ -56,8 +68,7 @@ def record_event(
     after: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event to the chain, in the caller's transaction (BEGIN IMMEDIATE serialises writers)."""
-    last = session.execute(select(AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).scalar()
-    prev_hash = last or GENESIS_HASH
+    prev_hash = load_chain_head(session)
     event = AuditEvent(
         id=new_id(),
         occurred_at=ctx.now(),
@@ -71,8 +82,8 @@ def record_event(
         prev_hash=prev_hash,
     )
     event.hash = event_hash(prev_hash, event)
-    session.add(event)
-    session.flush()  # the next event in this transaction must see this one's hash
+    session.info[_HEAD_KEY] = event.hash
+    session.add(event)  # rows of one table are inserted in the order they were added: seq follows the chain
     return event
 
 

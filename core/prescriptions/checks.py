@@ -7,22 +7,13 @@ from sqlalchemy.orm import Session
 
 from core.context import ServiceContext
 from core.dmd.catalogue import Catalogue
-from core.dmd.errors import DmdError
-from core.prescriptions.products import product_snapshot, vtm_ingredient_ids
+from core.prescriptions.products import current_unusable_state, vtm_ingredient_ids
 from core.prescriptions.queries import get_prescription
 from core.prescriptions.status import ACTIVE
 from core.rules.model import RuleResult
 from core.rules.prescribing import ActiveMedicine, AllergyFacts, ItemFacts, PrescriptionFacts, run_rules
 from core.storage.models import Allergy, Patient, Prescription, PrescriptionItem, User
 from core.users.roles import Permission, require
-
-
-def _current_state(catalogue: Catalogue, item: PrescriptionItem) -> str | None:
-    """Why the product cannot be prescribed in the *current* release (the snapshot may be weeks old)."""
-    try:
-        return product_snapshot(catalogue, item.amp_id or item.vmp_id).unusable
-    except DmdError:
-        return "no longer in the catalogue"
 
 
 def _item_facts(catalogue: Catalogue, item: PrescriptionItem) -> ItemFacts:
@@ -40,7 +31,7 @@ def _item_facts(catalogue: Catalogue, item: PrescriptionItem) -> ItemFacts:
         days_supply=item.days_supply,
         ingredient_ids=frozenset(item.ingredient_ids.split()),
         vtm_id=str(vtm[0]) if vtm and vtm[0] is not None else None,
-        unusable=_current_state(catalogue, item),
+        unusable=current_unusable_state(catalogue, item.vmp_id, item.amp_id),
     )
 
 

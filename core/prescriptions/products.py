@@ -84,3 +84,20 @@ def vtm_ingredient_ids(catalogue: Catalogue, vtm_id: str) -> set[str]:
             "SELECT DISTINCT vpi.isid FROM vmp JOIN vpi USING (vpid) WHERE vmp.vtmid = ?", (int(vtm_id),)
         ).fetchall()
     return {str(r[0]) for r in rows}
+
+
+def current_unusable_state(catalogue: Catalogue, vmp_id: str, amp_id: str | None) -> str | None:
+    """Why a prescribed product cannot be prescribed in the current release; cheap, for every check."""
+    vmp = catalogue.conn.execute("SELECT invalid, non_availcd FROM vmp WHERE vpid = ?", (int(vmp_id),)).fetchone()
+    amp = None
+    if amp_id is not None:
+        amp = catalogue.conn.execute(
+            "SELECT invalid, avail_restrictcd FROM amp WHERE apid = ?", (int(amp_id),)
+        ).fetchone()
+    if vmp is None or (amp_id is not None and amp is None):
+        return "no longer in the catalogue"
+    if vmp[0] == 1 or (amp is not None and amp[0] == 1):
+        return "invalid"
+    if (amp is not None and amp[1] == "0009") or vmp[1] == "0001":
+        return "not available"
+    return None

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from core.audit.log import record_event
+from core.audit.log import load_chain_head, record_event
 from core.context import ServiceContext
 from core.dmd.catalogue import Catalogue
 from core.ids import new_id
@@ -75,9 +75,17 @@ def sign_prescription(
 ) -> SignedPrescription:
     """Sign a draft. Raises SignInFailed (PIN), RulesNotSatisfied, InsufficientTokens; nothing is written then."""
     require(ctx, Permission.PRESCRIBE)
-    overrides = overrides or {}
+    with ctx.database.reader() as session:
+        verify_pin(session, ctx, pin)  # argon2 takes tens of ms: not while holding the write lock
+    return sign_verified(ctx, catalogue, prescription_id, overrides or {})
+
+
+def sign_verified(
+    ctx: ServiceContext, catalogue: Catalogue, prescription_id: str, overrides: Mapping[str, str]
+) -> SignedPrescription:
+    """The signing transaction itself, once the prescriber's PIN has been checked."""
+    require(ctx, Permission.PRESCRIBE)
     with ctx.database.transaction() as session:
-        verify_pin(session, ctx, pin)
         rx = get_prescription(session, prescription_id)
         check_transition(rx.status, PrescriptionStatus.SIGNED)
         if rx.prescriber_id != ctx.actor.user_id:
@@ -87,17 +95,22 @@ def sign_prescription(
         if unresolved:
             raise RulesNotSatisfied(unresolved)
         warnings = tuple(r for r in results if r.outcome is Outcome.WARN)
-        issues = _issues(session, ctx, rx)
+        # Every read comes before the first write, so the whole signing is flushed once, at commit.
         costs = read_cost_table(session)
         account = account_for_prescriber(session, ctx.actor.user_id)
-        total = 0
-        for issue in issues:
-            issue.token_cost = sum(costs.item_cost(i.cd_schedule, issue.repeat_issue) for i in issue.items)
-            total += issue.token_cost
-        what = f"{len(rx.items)} item(s)" + (f", {len(issues)} repeat issues" if len(issues) > 1 else "")
+        issue_numbers = range(1, (rx.repeat_total or 1) + 1)
+        issue_costs = [sum(costs.item_cost(i.cd_schedule, n if rx.repeat_total else None) for i in rx.items)
+                       for n in issue_numbers]  # fmt: skip
+        total = sum(issue_costs)
+        load_chain_head(session)
+        what = f"{len(rx.items)} item(s)" + (f", {len(issue_costs)} repeat issues" if rx.repeat_total else "")
         debit_for_prescription(session, ctx, account, total, rx.id, f"Prescription {rx.id[-8:]}: {what}")
+        issues = _issues(ctx, rx)
+        for issue, cost in zip(issues, issue_costs, strict=True):
+            issue.token_cost = cost
         for warning in warnings:
             _record_override(session, ctx, rx, warning, overrides[warning.key].strip())
+        session.add_all(issues[1:])
         for issue in issues:
             record_event(
                 session, ctx, "prescription.sign", "prescription", issue.id,
@@ -110,7 +123,7 @@ def sign_prescription(
         return SignedPrescription(tuple(i.id for i in issues), total, warnings)
 
 
-def _issues(session: Session, ctx: ServiceContext, rx: Prescription) -> list[Prescription]:
+def _issues(ctx: ServiceContext, rx: Prescription) -> list[Prescription]:
     """Sign the draft as issue 1, and create the later issues of a repeat as signed copies."""
     now = ctx.now()
     schedules = [item.cd_schedule for item in rx.items]
@@ -144,9 +157,7 @@ def _issues(session: Session, ctx: ServiceContext, rx: Prescription) -> list[Pre
                 updated_at=now,
             )
             issue.items = [_copy_item(item) for item in rx.items]
-            session.add(issue)
             issues.append(issue)
-    session.flush()
     return issues
 
 
@@ -159,6 +170,7 @@ def _copy_item(item: PrescriptionItem) -> PrescriptionItem:
 
 def _record_override(session: Session, ctx: ServiceContext, rx: Prescription, warning: RuleResult, reason: str) -> None:
     override = RuleOverride(
+        id=new_id(),
         prescription_id=rx.id,
         item_id=warning.item_id,
         rule=warning.rule,
@@ -168,7 +180,6 @@ def _record_override(session: Session, ctx: ServiceContext, rx: Prescription, wa
         created_at=ctx.now(),
     )
     session.add(override)
-    session.flush()
     record_event(
         session, ctx, "prescription.override", "prescription", rx.id,
         after={"rule": warning.rule, "item": warning.item_id, "warning": warning.message, "reason": reason},

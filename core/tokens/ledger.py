@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from core.audit.log import record_event
 from core.context import ServiceContext
 from core.errors import InsufficientTokens, NotFound, ValidationError
+from core.ids import new_id
 from core.outbox import enqueue
 from core.storage.models import LedgerEntry, Organisation, TokenAccount, User
 from core.users.roles import Permission, require
@@ -106,6 +107,7 @@ def _append(
     corrects_id: str | None = None,
 ) -> LedgerEntry:
     entry = LedgerEntry(
+        id=new_id(),
         account_id=account.id,
         kind=kind,
         amount=amount,
@@ -117,7 +119,6 @@ def _append(
         confirmed=False,
     )
     session.add(entry)
-    session.flush()
     record_event(
         session,
         ctx,

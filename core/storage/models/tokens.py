@@ -25,7 +25,10 @@ class TokenAccount(Base):
 
 class LedgerEntry(Base):
     __tablename__ = "ledger_entry"
-    __table_args__ = (Index("ix_ledger_account_time", "account_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_ledger_account_time", "account_id", "created_at"),
+        Index("ix_ledger_pending", "account_id", "confirmed", "amount"),
+    )
 
     id: Mapped[str] = id_column()
     account_id: Mapped[str] = mapped_column(Id, ForeignKey("token_account.id"))
