@@ -1,0 +1,62 @@
+"""Print a signed prescription (A5 or A4). Every print is audited: a reprint is visible in the trail."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from core.audit.log import record_event
+from core.context import ServiceContext
+from core.documents.model import PrescribedItem, PrescriptionDocument, RepeatIssue
+from core.documents.prescription_form import PageSize, render_prescription
+from core.errors import InvalidTransition, ValidationError
+from core.prescriptions.queries import get_prescription
+from core.prescriptions.status import PrescriptionStatus
+from core.printing.details import organisation_details, patient_details, prescriber_details
+from core.storage.models import Organisation, Patient, Prescription, User
+from core.users.roles import Permission, require
+
+
+def prescription_document(session: Session, rx: Prescription) -> PrescriptionDocument:
+    if rx.signed_at is None or rx.valid_until is None:
+        raise InvalidTransition("Only a signed prescription can be printed.")
+    items = tuple(
+        PrescribedItem(
+            name=item.product_name,
+            strength=item.strength or "",
+            form=item.form or "",
+            dose=item.dose,
+            quantity=item.quantity,
+            unit=item.unit,
+            directions=item.directions,
+            quantity_in_words=item.quantity_in_words,
+            cd_schedule=item.cd_schedule,
+            days_supply=item.days_supply,
+        )
+        for item in rx.items
+    )
+    repeat = RepeatIssue(rx.repeat_issue or 1, rx.repeat_total) if rx.repeat_total else None
+    return PrescriptionDocument(
+        organisation=organisation_details(session.get_one(Organisation, rx.organisation_id)),
+        prescriber=prescriber_details(session.get_one(User, rx.prescriber_id)),
+        patient=patient_details(session.get_one(Patient, rx.patient_id)),
+        items=items,
+        prescription_id=rx.id,
+        signed_at=rx.signed_at,
+        valid_until=rx.valid_until,
+        repeat=repeat,
+    )
+
+
+def print_prescription(ctx: ServiceContext, prescription_id: str, page_size: PageSize = "A5") -> bytes:
+    """The prescription as PDF bytes. Raises InvalidTransition for drafts, ValidationError for bad records."""
+    require(ctx, Permission.VIEW_PRESCRIPTIONS)
+    with ctx.database.transaction() as session:
+        rx = get_prescription(session, prescription_id)
+        if rx.status == PrescriptionStatus.DRAFT:
+            raise InvalidTransition("A draft cannot be printed: sign it first.")
+        try:
+            pdf = render_prescription(prescription_document(session, rx), page_size)
+        except ValueError as exc:
+            raise ValidationError(f"The prescription cannot be printed: {exc}") from exc
+        record_event(session, ctx, "prescription.print", "prescription", rx.id, after={"page_size": page_size})
+    return pdf

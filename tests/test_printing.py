@@ -1,0 +1,66 @@
+"""Printouts from real records: the prescription and the token statement, checked by their extracted text."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+
+import pypdfium2
+import pytest
+import zxingcpp
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from core.dmd.catalogue import Catalogue
+from core.errors import InvalidTransition
+from core.prescriptions.drafting import add_item, create_prescription
+from core.prescriptions.signing import sign_prescription
+from core.printing.prescription import print_prescription
+from core.printing.token_statement import print_token_statement
+from core.storage.models import AuditEvent
+from core.tokens.ledger import add_credit
+from tests.clinic import PRESCRIBER_PIN, Clinic
+from tests.prescribing_helpers import add_patient, fund_clinic, vmp_with_schedule
+
+
+def text_of(pdf: bytes) -> str:
+    return " ".join(" ".join((page.extract_text() or "").split()) for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
+def barcodes_of(pdf: bytes) -> set[str]:
+    page = pypdfium2.PdfDocument(pdf)[0]
+    return {code.text for code in zxingcpp.read_barcodes(page.render(scale=4).to_pil())}
+
+
+def test_signed_cd_prescription_prints_with_its_particulars(clinic: Clinic, demo_catalogue: Catalogue) -> None:
+    fund_clinic(clinic)
+    patient = add_patient(clinic, given="Zoe", family="Brennan")
+    rx = create_prescription(clinic.prescriber, patient.id)
+    vmp = vmp_with_schedule(demo_catalogue, ("0002",))
+    item = add_item(clinic.prescriber, demo_catalogue, rx.id, vmp, dose="10mg every 12 hours",
+                    directions="Take every 12 hours", quantity=56, days_supply=28)  # fmt: skip
+    with pytest.raises(InvalidTransition, match="sign it first"):
+        print_prescription(clinic.prescriber, rx.id)
+    sign_prescription(clinic.prescriber, demo_catalogue, rx.id, PRESCRIBER_PIN)
+    for size in ("A5", "A4"):
+        pdf = print_prescription(clinic.pharmacist, rx.id, size)  # type: ignore[arg-type]
+        text = text_of(pdf)
+        for expected in ("Riverside Surgery", "Dr Jane Smith", "GMC 1234567", "Zoe BRENNAN", "3 Park Row",
+                         item.product_name.split()[0], "fifty-six", "56", "10mg every 12 hours"):  # fmt: skip
+            assert expected in text, expected
+        assert rx.id in barcodes_of(pdf)
+    with clinic.database.reader() as session:
+        prints = session.execute(select(AuditEvent).where(AuditEvent.action == "prescription.print")).scalars()
+        assert len(list(prints)) == 2
+
+
+def test_token_statement_prints_the_period(clinic: Clinic) -> None:
+    account_id = fund_clinic(clinic, 100)
+    clinic.clock.advance(days=3)
+    add_credit(clinic.admin, account_id, 40, "March top-up")
+    today = clinic.clock().date()
+    text = text_of(print_token_statement(clinic.admin, account_id, today - timedelta(days=1), today))
+    assert "Riverside Surgery" in text and "March top-up" in text and "not yet confirmed" in text
+    assert "140" in text
+    with pytest.raises(Exception, match="ends before"):
+        print_token_statement(clinic.admin, account_id, date(2026, 3, 5), date(2026, 3, 1))
