@@ -10,11 +10,12 @@ import argparse
 import getpass
 import json
 import os
+import socket
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
@@ -25,7 +26,11 @@ from core.dmd.catalogue import Catalogue
 from core.dmd.detail_text import detail_lines
 from core.dmd.errors import DmdError
 from core.dmd.replica import import_release
+from core.errors import RxDeskError
 from core.paths import data_dir, replica_path
+
+if TYPE_CHECKING:
+    from core.context import ServiceContext
 
 EXIT_ERROR = 1
 stdout = Console(highlight=False, soft_wrap=True)
@@ -84,6 +89,27 @@ def _parser() -> argparse.ArgumentParser:
 
     p = dmd.add_parser("set-trud-key", parents=[common], help="store the TRUD API key in the OS keyring")
     p.set_defaults(handler=cmd_set_trud_key)
+
+    signed_in = argparse.ArgumentParser(add_help=False, parents=[common])
+    signed_in.add_argument(
+        "--user",
+        help="user name to sign in as (default: $RXDESK_USER, else your login name); password from "
+        "$RXDESK_PASSWORD or asked",
+    )
+    patient = groups.add_parser("patient", help="patients: import and search").add_subparsers(dest="command")
+    patient.required = True
+
+    p = patient.add_parser("import", parents=[signed_in], help="import patients from a CSV file")
+    p.add_argument("file", type=Path)
+    p.add_argument("--mapping", type=Path, help='JSON naming the CSV columns, e.g. {"given_name": "Forename"}')
+    p.add_argument("--report", type=Path, help="write the per-row report to this CSV file")
+    p.set_defaults(handler=cmd_patient_import)
+
+    p = patient.add_parser("search", parents=[signed_in], help="find patients by name, NHS number, DOB or postcode")
+    p.add_argument("text")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_patient_search)
     return parser
 
 
@@ -281,6 +307,116 @@ def cmd_set_trud_key(args: argparse.Namespace) -> int:
     except SecretStoreError as exc:
         raise CommandError(str(exc)) from exc
     stdout.print("The TRUD API key is stored in the system keyring.")
+    return 0
+
+
+# -- patients ------------------------------------------------------------------------------------------
+
+SHOWN_REJECTED_ROWS = 20
+
+
+@contextmanager
+def _signed_in(args: argparse.Namespace) -> Iterator[ServiceContext]:
+    """Open the app database and sign in (password from $RXDESK_PASSWORD, else asked); RxDeskError → one line."""
+    from core.storage.database import APP_DATABASE_NAME, open_database
+    from core.users.service import sign_in
+
+    try:
+        username = args.user or os.environ.get("RXDESK_USER") or getpass.getuser()
+    except (KeyError, OSError):
+        raise CommandError("Who is signing in? Give --user NAME.") from None
+    try:
+        database = open_database(data_dir(args.data_dir) / APP_DATABASE_NAME)
+    except RxDeskError as exc:
+        raise CommandError(str(exc)) from exc
+    try:
+        secret = os.environ.get("RXDESK_PASSWORD")
+        if secret is None:
+            try:
+                secret = getpass.getpass(f"Password for {username}: ")
+            except EOFError:
+                raise CommandError("No password was given (set RXDESK_PASSWORD in scripts).") from None
+        try:
+            ctx = sign_in(database, username, secret, socket.gethostname())
+        except RxDeskError as exc:
+            raise CommandError(str(exc)) from exc
+        yield ctx
+    finally:
+        database.close()
+
+
+def cmd_patient_import(args: argparse.Namespace) -> int:
+    from core.patients.csv_import import ColumnMapping, RowOutcome, import_patients_csv
+
+    if not args.file.is_file():
+        raise CommandError(f"{args.file}: no such file.")
+    try:
+        mapping = ColumnMapping.from_json(args.mapping) if args.mapping else None
+        with _signed_in(args) as ctx, _progress_bar() as progress:
+            on_progress = (lambda done, total: progress("Importing patients", done, total)) if progress else None
+            report = import_patients_csv(ctx, args.file, mapping, on_progress)
+        if args.report:
+            report.write_csv(args.report)
+    except RxDeskError as exc:
+        raise CommandError(str(exc)) from exc
+    table = Table(title=f"Patient import: {args.file.name}", show_header=False)
+    table.add_row("imported", f"{report.imported:,}")
+    table.add_row("skipped: NHS number already on file or in the file", f"{report.duplicates:,}")
+    table.add_row("skipped: possible duplicate (same name and date of birth)", f"{report.possible_duplicates:,}")
+    table.add_row("rejected", f"{report.rejected:,}")
+    table.add_row("rows read", f"{len(report.rows):,}")
+    stdout.print(table)
+    rejected = report.rows_with(RowOutcome.REJECTED)
+    for row in rejected[:SHOWN_REJECTED_ROWS]:
+        stdout.print(f"line {row.line}: {_one_line(Exception(row.message))}", markup=False)
+    if len(rejected) > SHOWN_REJECTED_ROWS:
+        more = len(rejected) - SHOWN_REJECTED_ROWS
+        hint = f"; see {args.report}" if args.report else "; use --report FILE for all of them"
+        stdout.print(f"… and {more} more rejected rows{hint}.", markup=False)
+    if args.report:
+        stdout.print(f"Report written to {args.report}.", markup=False)
+    return 0
+
+
+def cmd_patient_search(args: argparse.Namespace) -> int:
+    from core.patients.search import search_patients
+    from core.validation.nhs_number import format_nhs_number
+
+    if args.limit < 1:
+        raise CommandError("--limit must be at least 1.")
+    with _signed_in(args) as ctx:
+        try:
+            patients = search_patients(ctx, args.text, limit=args.limit)
+        except RxDeskError as exc:
+            raise CommandError(str(exc)) from exc
+    if args.json:
+        _print_json(
+            [
+                {
+                    "id": p.id,
+                    "nhs_number": p.nhs_number,
+                    "given_name": p.given_name,
+                    "family_name": p.family_name,
+                    "date_of_birth": p.date_of_birth.isoformat(),
+                    "postcode": p.postcode,
+                }
+                for p in patients
+            ]
+        )
+        return 0
+    if not patients:
+        stdout.print(f"No patients match {args.text!r}.", markup=False)
+        return 0
+    table = Table("name", "born", "NHS number", "postcode", "id")
+    for p in patients:
+        table.add_row(
+            f"{p.family_name.upper()}, {p.given_name}",
+            f"{p.date_of_birth:%d/%m/%Y}",
+            format_nhs_number(p.nhs_number) if p.nhs_number else "",
+            p.postcode or "",
+            p.id,
+        )
+    stdout.print(table)
     return 0
 
 

@@ -13,7 +13,7 @@ import pytest
 from core.dmd.build import BuildResult, build_replica
 from core.dmd.catalogue import Catalogue
 from core.paths import demo_release
-from tests.clinic import Clinic, make_clinic
+from tests.clinic import Clinic, copy_clinic, make_clinic
 from tests.release_zips import SAMPLE_2019, SAMPLE_2021, SAMPLE_BONUS_ZIP, build_bonus_zip, build_main_zip
 
 # Qt widget tests need no display (DESIGN.md section 9); set before pytest-qt creates the QApplication.
@@ -101,10 +101,17 @@ def existing_replica(tmp_path: Path, zip_2021: Path) -> ExistingReplica:
     return ExistingReplica(target, sha256_of(target))
 
 
+@pytest.fixture(scope="session")
+def clinic_template(tmp_path_factory: pytest.TempPathFactory) -> Clinic:
+    installation = make_clinic(tmp_path_factory.mktemp("clinic") / "rxdesk.sqlite")
+    installation.database.close()
+    return installation
+
+
 @pytest.fixture
-def clinic(tmp_path: Path) -> Iterator[Clinic]:
+def clinic(clinic_template: Clinic, tmp_path: Path) -> Iterator[Clinic]:
     """A fresh app database with a clinic, a pharmacy and signed-in users of every role."""
-    installation = make_clinic(tmp_path / "rxdesk.sqlite")
+    installation = copy_clinic(clinic_template, tmp_path / "rxdesk.sqlite")
     yield installation
     installation.database.close()
 

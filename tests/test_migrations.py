@@ -81,3 +81,20 @@ def test_a_file_that_is_not_a_database_gives_a_clear_error(tmp_path: Path) -> No
     with pytest.raises(RxDeskError, match="cannot be opened"):
         open_database(path)
     assert path.read_bytes() == b"this is not a database" * 100
+
+
+def test_readers_neither_wait_for_nor_block_writers(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    db = open_database(tmp_path / "rxdesk.sqlite")
+    with db.transaction() as session:
+        session.execute(text("CREATE TABLE scratch (x)"))
+    with db.reader() as reader:
+        assert reader.execute(text("SELECT count(*) FROM scratch")).scalar() == 0
+        with db.transaction() as writer:  # would time out if the reader held the write lock
+            writer.execute(text("INSERT INTO scratch VALUES (1)"))
+    with db.transaction() as writer:
+        writer.execute(text("INSERT INTO scratch VALUES (2)"))
+        with db.reader() as reader:  # sees the last commit, not the open write
+            assert reader.execute(text("SELECT count(*) FROM scratch")).scalar() == 1
+    db.close()

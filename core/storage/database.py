@@ -1,7 +1,8 @@
 """Open the app database: pragmas for durability, write transactions, and schema upgrades on open.
 
 Writes start with ``BEGIN IMMEDIATE`` so two writers never deadlock halfway through a transaction (SQLite would
-otherwise upgrade a read lock to a write lock at the first write, and fail with "database is locked").
+otherwise upgrade a read lock to a write lock at the first write, and fail with "database is locked"). Readers
+start a plain deferred transaction: in WAL mode they neither wait for a writer nor hold one up.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from core.errors import RxDeskError
 from core.storage.migrations import upgrade_to_head
 
 APP_DATABASE_NAME = "rxdesk.sqlite"
+_WRITE = "rxdesk_write"  # execution option of write transactions
 
 
 class Database:
@@ -34,12 +36,14 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """One write transaction: committed on success, rolled back entirely on any error."""
         with self._sessions() as session, session.begin():
+            session.connection(execution_options={_WRITE: True})  # BEGIN IMMEDIATE (see _on_begin)
             yield session
 
     @contextmanager
     def reader(self) -> Iterator[Session]:
+        """A read-only look: a deferred transaction, so readers never wait for writers (WAL) or block them."""
         with self._sessions() as session:
-            yield session
+            yield session  # closing the session ends the transaction; loaded rows stay readable
 
     def close(self) -> None:
         self.engine.dispose()
@@ -56,7 +60,7 @@ def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
 
 
 def _on_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
 
 
 def create_app_engine(path: Path) -> Engine:

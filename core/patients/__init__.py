@@ -1,0 +1,1 @@
+"""Patients: registration and edits, the one-box search, allergies, medication history and CSV import."""
