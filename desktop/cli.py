@@ -10,14 +10,12 @@ import argparse
 import getpass
 import json
 import os
-import socket
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -28,17 +26,13 @@ from core.dmd.errors import DmdError
 from core.dmd.replica import import_release
 from core.errors import RxDeskError
 from core.paths import data_dir, replica_path
+from desktop.cli_admin import add_admin_commands
+from desktop.cli_common import CommandError, signed_in, stderr, stdout
 
 if TYPE_CHECKING:
-    from core.context import ServiceContext
+    pass
 
 EXIT_ERROR = 1
-stdout = Console(highlight=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-class CommandError(Exception):
-    """A user-facing failure of a command: printed as one line."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -90,8 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     p = dmd.add_parser("set-trud-key", parents=[common], help="store the TRUD API key in the OS keyring")
     p.set_defaults(handler=cmd_set_trud_key)
 
-    signed_in = argparse.ArgumentParser(add_help=False, parents=[common])
-    signed_in.add_argument(
+    signed_in_parser = argparse.ArgumentParser(add_help=False, parents=[common])
+    signed_in_parser.add_argument(
         "--user",
         help="user name to sign in as (default: $RXDESK_USER, else your login name); password from "
         "$RXDESK_PASSWORD or asked",
@@ -99,17 +93,20 @@ def _parser() -> argparse.ArgumentParser:
     patient = groups.add_parser("patient", help="patients: import and search").add_subparsers(dest="command")
     patient.required = True
 
-    p = patient.add_parser("import", parents=[signed_in], help="import patients from a CSV file")
+    p = patient.add_parser("import", parents=[signed_in_parser], help="import patients from a CSV file")
     p.add_argument("file", type=Path)
     p.add_argument("--mapping", type=Path, help='JSON naming the CSV columns, e.g. {"given_name": "Forename"}')
     p.add_argument("--report", type=Path, help="write the per-row report to this CSV file")
     p.set_defaults(handler=cmd_patient_import)
 
-    p = patient.add_parser("search", parents=[signed_in], help="find patients by name, NHS number, DOB or postcode")
+    p = patient.add_parser(
+        "search", parents=[signed_in_parser], help="find patients by name, NHS number, DOB or postcode"
+    )
     p.add_argument("text")
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_patient_search)
+    add_admin_commands(groups, common, signed_in_parser)
     return parser
 
 
@@ -122,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_gui(args.data_dir, kiosk=args.kiosk)
         handler: Callable[[argparse.Namespace], int] = args.handler
         return handler(args)
-    except (CommandError, DmdError, OSError) as exc:
+    except (CommandError, DmdError, RxDeskError, OSError) as exc:
         stderr.print(f"rxdesk: {_one_line(exc)}", markup=False)
         return EXIT_ERROR
     except KeyboardInterrupt:
@@ -315,36 +312,6 @@ def cmd_set_trud_key(args: argparse.Namespace) -> int:
 SHOWN_REJECTED_ROWS = 20
 
 
-@contextmanager
-def _signed_in(args: argparse.Namespace) -> Iterator[ServiceContext]:
-    """Open the app database and sign in (password from $RXDESK_PASSWORD, else asked); RxDeskError → one line."""
-    from core.storage.database import APP_DATABASE_NAME, open_database
-    from core.users.service import sign_in
-
-    try:
-        username = args.user or os.environ.get("RXDESK_USER") or getpass.getuser()
-    except (KeyError, OSError):
-        raise CommandError("Who is signing in? Give --user NAME.") from None
-    try:
-        database = open_database(data_dir(args.data_dir) / APP_DATABASE_NAME)
-    except RxDeskError as exc:
-        raise CommandError(str(exc)) from exc
-    try:
-        secret = os.environ.get("RXDESK_PASSWORD")
-        if secret is None:
-            try:
-                secret = getpass.getpass(f"Password for {username}: ")
-            except EOFError:
-                raise CommandError("No password was given (set RXDESK_PASSWORD in scripts).") from None
-        try:
-            ctx = sign_in(database, username, secret, socket.gethostname())
-        except RxDeskError as exc:
-            raise CommandError(str(exc)) from exc
-        yield ctx
-    finally:
-        database.close()
-
-
 def cmd_patient_import(args: argparse.Namespace) -> int:
     from core.patients.csv_import import ColumnMapping, RowOutcome, import_patients_csv
 
@@ -352,7 +319,7 @@ def cmd_patient_import(args: argparse.Namespace) -> int:
         raise CommandError(f"{args.file}: no such file.")
     try:
         mapping = ColumnMapping.from_json(args.mapping) if args.mapping else None
-        with _signed_in(args) as ctx, _progress_bar() as progress:
+        with signed_in(args) as ctx, _progress_bar() as progress:
             on_progress = (lambda done, total: progress("Importing patients", done, total)) if progress else None
             report = import_patients_csv(ctx, args.file, mapping, on_progress)
         if args.report:
@@ -384,7 +351,7 @@ def cmd_patient_search(args: argparse.Namespace) -> int:
 
     if args.limit < 1:
         raise CommandError("--limit must be at least 1.")
-    with _signed_in(args) as ctx:
+    with signed_in(args) as ctx:
         try:
             patients = search_patients(ctx, args.text, limit=args.limit)
         except RxDeskError as exc:
