@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from core.context import ServiceContext
 from core.ids import new_id
 from core.storage.models import Base, OutboxEntry
+from core.storage.pending_rows import queue_row
 
 
 def row_payload(row: Base) -> dict[str, Any]:
@@ -28,18 +29,23 @@ def row_payload(row: Base) -> dict[str, Any]:
     return out
 
 
-def enqueue(session: Session, ctx: ServiceContext, row: Base, operation: str = "create") -> OutboxEntry:
-    table = row.__tablename__
+def enqueue(session: Session, ctx: ServiceContext, row: Base, operation: str = "create") -> str:
+    """Queue the row's current state for the server; the outbox row is written with the transaction. Its id."""
     payload = row_payload(row)
-    entry = OutboxEntry(
-        id=new_id(),
-        table=table,
-        row_id=str(payload["id"]),
-        operation=operation,
-        payload=json.dumps(payload, separators=(",", ":"), default=str),
-        created_at=ctx.now(),
-        state="pending",
-        attempts=0,
+    entry_id = new_id()
+    queue_row(
+        session,
+        OutboxEntry.__table__,
+        {
+            "id": entry_id,
+            "table_name": row.__tablename__,
+            "row_id": str(payload["id"]),
+            "operation": operation,
+            "payload": json.dumps(payload, separators=(",", ":"), default=str),
+            "created_at": ctx.now(),
+            "state": "pending",
+            "attempts": 0,
+            "last_error": None,
+        },
     )
-    session.add(entry)
-    return entry
+    return entry_id

@@ -19,9 +19,11 @@ from sqlalchemy.orm import Session
 from core.context import ServiceContext
 from core.ids import new_id
 from core.storage.models import AuditEvent
+from core.storage.pending_rows import queue_row
 
 GENESIS_HASH = "0" * 64
 _HEAD_KEY = "audit_chain_head"
+_COLUMNS = [c for c in AuditEvent.__table__.columns if c.key != "seq"]
 
 
 def canonical_json(value: Any) -> str | None:
@@ -83,7 +85,8 @@ def record_event(
     )
     event.hash = event_hash(prev_hash, event)
     session.info[_HEAD_KEY] = event.hash
-    session.add(event)  # rows of one table are inserted in the order they were added: seq follows the chain
+    # Queued, not added: written in one INSERT per transaction, in this order, so seq follows the chain.
+    queue_row(session, AuditEvent.__table__, {c.key: getattr(event, c.key) for c in _COLUMNS})
     return event
 
 

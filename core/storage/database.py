@@ -18,6 +18,7 @@ from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import RxDeskError
+from core.storage import pending_rows  # noqa: F401  (registers the bulk writes of audit and outbox rows)
 from core.storage.migrations import upgrade_to_head
 
 APP_DATABASE_NAME = "rxdesk.sqlite"
