@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from core.storage.database import Database
 from core.users.roles import Role
+
+
+UK = ZoneInfo("Europe/London")  # the tzdata package provides it where the OS has no time zone database
 
 
 def utc_now() -> datetime:
@@ -38,4 +42,5 @@ class ServiceContext:
         return self.clock()
 
     def today(self) -> date:
-        return self.clock().date()
+        """The date in the UK: validity periods and owings are counted in UK days, not UTC ones (BST)."""
+        return self.clock().astimezone(UK).date()

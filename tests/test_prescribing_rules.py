@@ -18,7 +18,8 @@ from core.rules.prescribing import (
     PrescriptionFacts,
     run_rules,
 )
-from core.rules.validity import add_months, valid_until, validity_for
+from core.rules.validity import add_months, earliest_item_expiry, item_valid_until, valid_until, validity_for
+from tests.clinic import Clinic
 
 TODAY = date(2026, 3, 2)
 
@@ -100,9 +101,12 @@ def test_validity_28_days_for_schedules_2_3_4(schedule: int) -> None:
     assert validity_for(schedule).days == 28
 
 
-def test_schedule_5_is_six_months_and_the_shortest_item_wins() -> None:
+def test_schedule_5_is_six_months_and_each_item_keeps_its_own_period() -> None:
     assert valid_until(date(2026, 3, 2), [5]) == date(2026, 9, 2)
-    assert valid_until(date(2026, 3, 2), [None, 5, 3]) == date(2026, 3, 30)
+    # The prescription lasts as long as its longest item; the Schedule 3 item on it still ends after 28 days.
+    assert valid_until(date(2026, 3, 2), [None, 5, 3]) == date(2026, 9, 2)
+    assert earliest_item_expiry(date(2026, 3, 2), [None, 5, 3]) == date(2026, 3, 30)
+    assert item_valid_until(date(2026, 3, 2), 3) == date(2026, 3, 30)
 
 
 def test_start_date_more_than_six_months_ago_blocks() -> None:
@@ -244,3 +248,12 @@ def test_same_ingredient_twice_on_one_prescription_warns() -> None:
 def test_results_are_keyed_by_rule_and_item_for_overrides() -> None:
     [result] = only(run_rules(facts(item(3, days_supply=60))), "cd_days_supply")
     assert result.key == "cd_days_supply:item1"
+
+
+def test_today_is_the_uk_date_not_the_utc_one(clinic: Clinic) -> None:
+    from datetime import UTC, datetime
+
+    clinic.clock.current = datetime(2026, 7, 1, 23, 30, tzinfo=UTC)  # 00:30 on 2 July in London (BST)
+    assert clinic.prescriber.today() == date(2026, 7, 2)
+    clinic.clock.current = datetime(2026, 1, 1, 23, 30, tzinfo=UTC)  # GMT in winter
+    assert clinic.prescriber.today() == date(2026, 1, 1)

@@ -18,6 +18,7 @@ from core.prescriptions.queries import dispensing_queue, get_prescription
 from core.prescriptions.signing import sign_prescription
 from core.prescriptions.status import TRANSITIONS, PrescriptionStatus, check_transition
 from core.rules.model import RulesNotSatisfied
+from core.rules.validity import add_months
 from core.storage.models import Allergy, AuditEvent, LedgerEntry, OutboxEntry, Prescription, RuleOverride, TokenAccount
 from core.tokens.costs import CostTable, set_cost_table
 from core.tokens.ledger import available_balance, create_account, set_overdraft_limit
@@ -128,7 +129,7 @@ def test_signing_writes_status_debit_audit_and_outbox_together(clinic: Clinic, d
         rx = get_prescription(session, rx_id)
         assert rx.status == PrescriptionStatus.SIGNED
         assert rx.appropriate_date == clinic.clock().date()
-        assert rx.valid_until == date(2026, 3, 30)  # 28 days: it has Schedule 2 and 4 items
+        assert rx.valid_until == date(2026, 9, 2)  # 6 months for the plain item; its CD items end on 30 March
         debit = session.execute(select(LedgerEntry).where(LedgerEntry.prescription_id == rx_id)).scalar_one()
         assert debit.amount == -40 and debit.kind == "debit"
         sign_event = session.execute(select(AuditEvent).where(AuditEvent.action == "prescription.sign")).scalar_one()
@@ -271,7 +272,7 @@ def test_repeat_is_signed_as_a_batch_of_issues(clinic: Clinic, demo_catalogue: C
     today = clinic.clock().date()
     assert [i.repeat_issue for i in issues] == [1, 2, 3]
     assert [i.appropriate_date for i in issues] == [today, today + timedelta(days=28), today + timedelta(days=56)]
-    assert all(i.valid_until == i.appropriate_date + timedelta(days=28) for i in issues if i.appropriate_date)
+    assert all(i.valid_until == add_months(i.appropriate_date, 6) for i in issues if i.appropriate_date)
     assert {i.repeat_group_id for i in issues} == {rx_id}
     assert all(len(i.items) == 2 for i in issues)
 
@@ -325,7 +326,7 @@ def test_cancel_needs_a_reason_and_is_final(clinic: Clinic, demo_catalogue: Cata
     with pytest.raises(InvalidTransition, match="cancelled prescription cannot become cancelled"):
         cancel_prescription(clinic.prescriber, rx_id, "Again, please")
     with clinic.database.reader() as session:
-        assert dispensing_queue(session) == []
+        assert dispensing_queue(session, clinic.clock().date()) == []
 
 
 def test_expiry_moves_signed_prescriptions_out_of_the_queue(clinic: Clinic, demo_catalogue: Catalogue) -> None:
@@ -340,7 +341,7 @@ def test_expiry_moves_signed_prescriptions_out_of_the_queue(clinic: Clinic, demo
     assert expire_prescriptions(clinic.pharmacist) == 1
     with clinic.database.reader() as session:
         assert get_prescription(session, cd).status == PrescriptionStatus.EXPIRED
-        assert [rx.id for rx in dispensing_queue(session)] == [plain]
+        assert [rx.id for rx in dispensing_queue(session, clinic.clock().date())] == [plain]
 
 
 def test_prescription_found_by_printed_id(clinic: Clinic, demo_catalogue: Catalogue) -> None:

@@ -52,10 +52,19 @@ def _open_owings(session: Session, rx: Prescription) -> list[Owing]:
 
 
 def expire_prescriptions(ctx: ServiceContext) -> int:
-    """Move every signed or part-dispensed prescription past its last valid day to expired (owings too)."""
+    """Expire what is past its last valid day: owings (a Schedule 2-4 owing ends before the rest of its
+    prescription), then signed or part-dispensed prescriptions with their remaining owings. How many prescriptions."""
     today = ctx.today()
     expired = 0
     with ctx.database.transaction() as session:
+        for owing in session.execute(select(Owing).where(Owing.status == "open", Owing.expires_on < today)).scalars():
+            owing.status = "expired"
+            owing.updated_at = ctx.now()
+            record_event(
+                session, ctx, "owing.expire", "owing", owing.id,
+                before={"status": "open"}, after={"status": "expired", "expires_on": owing.expires_on},
+            )  # fmt: skip
+            enqueue(session, ctx, owing, "update")
         rows = session.execute(
             select(Prescription).where(
                 Prescription.status.in_([s.value for s in ACTIVE]), Prescription.valid_until < today

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from core.errors import NotFound
 from core.ids import is_id
@@ -15,9 +17,11 @@ def get_prescription(session: Session, prescription_id: str) -> Prescription:
     wanted = prescription_id.strip().lower().replace("-", "")
     if not is_id(wanted):
         raise NotFound(f"{prescription_id.strip()} is not a prescription id (32 characters, as in the barcode).")
-    rx = session.execute(
-        select(Prescription).where(Prescription.id == wanted).options(selectinload(Prescription.items))
-    ).scalar()
+    rx = (
+        session.execute(select(Prescription).where(Prescription.id == wanted).options(joinedload(Prescription.items)))
+        .unique()
+        .scalar()
+    )
     if rx is None:
         raise NotFound(f"No prescription {wanted} on this workstation (it may not have synced yet).")
     return rx
@@ -41,13 +45,14 @@ def prescriptions_of_patient(session: Session, patient_id: str) -> list[Prescrip
     )
 
 
-def dispensing_queue(session: Session, limit: int = 200) -> list[Prescription]:
-    """Signed and part-dispensed prescriptions, oldest first (expired ones are moved out by expire_prescriptions)."""
+def dispensing_queue(session: Session, today: date, limit: int = 200) -> list[Prescription]:
+    """Signed and part-dispensed prescriptions that may be dispensed today, oldest first (expired ones are moved out
+    by expire_prescriptions; later repeat issues join the queue on their start date)."""
     return list(
         session.execute(
             select(Prescription)
-            .where(Prescription.status.in_([s.value for s in ACTIVE]))
-            .order_by(Prescription.signed_at)
+            .where(Prescription.status.in_([s.value for s in ACTIVE]), Prescription.appropriate_date <= today)
+            .order_by(Prescription.signed_at, Prescription.repeat_issue, Prescription.id)
             .limit(limit)
             .options(selectinload(Prescription.items))
         ).scalars()

@@ -47,5 +47,16 @@ def prescription_validity(schedules: list[int | None]) -> ValidityPeriod:
     return min((validity_for(s) for s in schedules or [None]), key=lambda p: p.approx_days())
 
 
+def item_valid_until(appropriate: date, schedule: int | None) -> date:
+    """The last day one item may be supplied (owings included)."""
+    return validity_for(schedule).last_valid_day(appropriate)
+
+
 def valid_until(appropriate: date, schedules: list[int | None]) -> date:
-    return prescription_validity(schedules).last_valid_day(appropriate)
+    """The last day anything on the prescription may be supplied. Each item keeps its own period: a Schedule 3
+    item ends after 28 days while a non-CD item on the same prescription stays valid for 6 months."""
+    return max(item_valid_until(appropriate, s) for s in schedules or [None])
+
+
+def earliest_item_expiry(appropriate: date, schedules: list[int | None]) -> date:
+    return min(item_valid_until(appropriate, s) for s in schedules or [None])

@@ -1,0 +1,67 @@
+"""Reading for the dispensing counter: find a prescription (scanned id or patient), the queue, owings."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from core.context import ServiceContext
+from core.dispensing.model import OwingInfo, OwingStatus
+from core.dispensing.owings import owing_info
+from core.ids import is_id
+from core.patients.search import search_patients
+from core.prescriptions import queries
+from core.prescriptions.status import ACTIVE
+from core.storage.models import Owing, Prescription, PrescriptionItem
+from core.users.roles import Permission, require
+
+MAX_PATIENTS = 20
+
+
+def find_for_dispensing(ctx: ServiceContext, text: str) -> list[Prescription]:
+    """A prescription by the id in its barcode (NotFound if absent), else the active prescriptions of the patients
+    the text finds (NHS number, name, date of birth, postcode), oldest signed first."""
+    require(ctx, Permission.VIEW_PRESCRIPTIONS)
+    wanted = text.strip().lower().replace("-", "")
+    if not wanted:
+        return []
+    if is_id(wanted):
+        with ctx.database.reader() as session:
+            return [queries.get_prescription(session, wanted)]
+    patients = search_patients(ctx, text, limit=MAX_PATIENTS)
+    if not patients:
+        return []
+    with ctx.database.reader() as session:
+        rows = session.execute(
+            select(Prescription)
+            .where(
+                Prescription.patient_id.in_([p.id for p in patients]),
+                Prescription.status.in_([s.value for s in ACTIVE]),
+            )
+            .order_by(Prescription.signed_at, Prescription.id)  # ids are time-ordered (UUIDv7)
+            .options(selectinload(Prescription.items))
+        ).scalars()
+        return list(rows)
+
+
+def dispensing_queue(ctx: ServiceContext, limit: int = 200) -> list[Prescription]:
+    """Signed and part-dispensed prescriptions, oldest first."""
+    require(ctx, Permission.VIEW_PRESCRIPTIONS)
+    with ctx.database.reader() as session:
+        return queries.dispensing_queue(session, ctx.today(), limit)
+
+
+def owings_of(ctx: ServiceContext, prescription_id: str, *, include_closed: bool = False) -> list[OwingInfo]:
+    """The open owings of a prescription (with ``include_closed``, every owing ever opened), in item order."""
+    require(ctx, Permission.VIEW_PRESCRIPTIONS)
+    with ctx.database.reader() as session:
+        rx = queries.get_prescription(session, prescription_id)
+        statement = (
+            select(Owing, PrescriptionItem)
+            .join(PrescriptionItem, Owing.item_id == PrescriptionItem.id)
+            .where(PrescriptionItem.prescription_id == rx.id)
+            .order_by(PrescriptionItem.position, Owing.created_at)
+        )
+        if not include_closed:
+            statement = statement.where(Owing.status == OwingStatus.OPEN.value)
+        return [owing_info(owing, item) for owing, item in session.execute(statement).tuples()]
