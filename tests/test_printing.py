@@ -11,10 +11,15 @@ import zxingcpp
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from core.dispensing.cd_register import record_receipt
+from core.dispensing.model import SupplyLine
+from core.dispensing.supply import dispense_items
 from core.dmd.catalogue import Catalogue
-from core.errors import InvalidTransition
+from core.errors import InvalidTransition, PermissionDenied
 from core.prescriptions.drafting import add_item, create_prescription
 from core.prescriptions.signing import sign_prescription
+from core.printing.cd_register import print_cd_register
+from core.printing.dispensing import print_labels, print_receipt
 from core.printing.prescription import print_prescription
 from core.printing.token_statement import print_token_statement
 from core.storage.models import AuditEvent
@@ -64,3 +69,30 @@ def test_token_statement_prints_the_period(clinic: Clinic) -> None:
     assert "140" in text
     with pytest.raises(Exception, match="ends before"):
         print_token_statement(clinic.admin, account_id, date(2026, 3, 5), date(2026, 3, 1))
+
+
+def test_dispensing_prints_receipt_labels_and_the_cd_register(clinic: Clinic, demo_catalogue: Catalogue) -> None:
+    fund_clinic(clinic)
+    patient = add_patient(clinic, given="Ian", family="Murray")
+    rx = create_prescription(clinic.prescriber, patient.id)
+    cd = add_item(clinic.prescriber, demo_catalogue, rx.id, vmp_with_schedule(demo_catalogue, ("0002",)),
+                  dose="5mg every 12 hours", directions="Take every 12 hours", quantity=28, days_supply=14)  # fmt: skip
+    plain = add_item(clinic.prescriber, demo_catalogue, rx.id, vmp_with_schedule(demo_catalogue, None),
+                     dose="1 daily", directions="Take ONE each morning", quantity=30)  # fmt: skip
+    sign_prescription(clinic.prescriber, demo_catalogue, rx.id, PRESCRIBER_PIN)
+    record_receipt(clinic.pharmacist, cd.vmp_id, cd.product_name, 100, "Alliance Healthcare, Leeds")
+    result = dispense_items(clinic.pharmacist, demo_catalogue, rx.id, [SupplyLine(cd.id, 28), SupplyLine(plain.id, 20)])
+    receipt = print_receipt(clinic.pharmacist, result.dispensing_id)
+    text = text_of(receipt)
+    for expected in ("Kirkgate Pharmacy", "Ian MURRAY", "Priya Patel", cd.product_name.split()[0]):
+        assert expected in text, expected
+    assert rx.id in barcodes_of(receipt)
+    labels = print_labels(clinic.pharmacist, result.dispensing_id)
+    assert len(labels) == 2
+    label_text = text_of(labels[1])
+    assert "Take ONE each morning" in label_text and "20 " in label_text
+    assert "Keep out of the sight and reach of children" in label_text
+    register = text_of(print_cd_register(clinic.pharmacist, demo_catalogue, cd.vmp_id))
+    assert "Alliance Healthcare" in register and "ian murray" in register.lower() and "72" in register  # 100 - 28
+    with pytest.raises(PermissionDenied):
+        print_receipt(clinic.technician, result.dispensing_id)
