@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 from core.storage.database import Database
 from core.users.roles import Role
 
-
 UK = ZoneInfo("Europe/London")  # the tzdata package provides it where the OS has no time zone database
 
 

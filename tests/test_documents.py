@@ -6,17 +6,24 @@ from __future__ import annotations
 import dataclasses
 import io
 import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from decimal import Decimal
+from typing import cast
 
 import pypdfium2  # type: ignore[import-untyped]
 import pytest
 import zxingcpp
 from pypdf import PdfReader
+from pypdf.generic import DictionaryObject
 from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
 
 from benchmarks import document_samples as samples
 from core.documents.cd_register_page import render_cd_register
+from core.documents.fonts import BOLD, FONT, register_fonts
 from core.documents.formatting import format_quantity
 from core.documents.label import KEEP_OUT_OF_REACH, render_label
 from core.documents.model import (
@@ -32,8 +39,10 @@ from core.documents.text import printable, wrap
 from core.documents.token_statement import render_token_statement
 
 PID = samples.PRESCRIPTION_ID
-# Helvetica has no "Ł": the documents fold it to "L" rather than print a black box.
-PRINTED_PATIENT_NAME = "Zoë O'Brien-Lukasz"
+# The bundled DejaVu Sans draws every letter of the name: it prints exactly as entered.
+PRINTED_PATIENT_NAME = samples.PATIENT_NAME
+assert PRINTED_PATIENT_NAME == "Zoë O'Brien-Łukasz"
+NAMES_OUTSIDE_CP1252 = ["Zoë O'Brien-Łukasz", "Ольга Смирнова"]
 
 
 def page_texts(pdf: bytes) -> list[str]:
@@ -81,8 +90,8 @@ def test_receipt_is_80_mm_wide_with_every_particular() -> None:
         PRINTED_PATIENT_NAME,
         "Amoxicillin 500mg capsules",
         "21 capsules",
-        "Morphine sulfate 10mg/5ml oral solution",
-        "200 ml",
+        # The description wraps in what its quantity leaves free: "solution" goes on the next line.
+        "Morphine sulfate 10mg/5ml oral 200 ml solution",
         "Owing, to collect 100 ml",
         "100 tablets",
         "Tomás Ó Briain",
@@ -327,24 +336,120 @@ def test_token_statement_that_does_not_add_up_is_refused() -> None:
         )
 
 
-# Text the standard fonts cannot draw
+# Text: names print exactly in the bundled font; what it cannot draw becomes "?"
 
 
-def test_characters_outside_the_standard_fonts_are_folded_not_fatal() -> None:
-    assert printable("Zoë O'Brien-Łukasz") == PRINTED_PATIENT_NAME
-    assert printable("Śmigielska  £5 × 2\n") == "Smigielska £5 × 2"
+def font_names(pdf: bytes) -> set[str]:
+    """The base font names of every page's font resources (a subset's name ends in its font's name)."""
+    names = set()
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        resources = cast(DictionaryObject, page["/Resources"].get_object())
+        for font in cast(DictionaryObject, resources["/Font"].get_object()).values():
+            names.add(str(font.get_object()["/BaseFont"]).lstrip("/").split("+")[-1])
+    return names
+
+
+def patient_named(name: str) -> PatientDetails:
+    return dataclasses.replace(samples.PATIENT, name=name)
+
+
+@pytest.mark.parametrize("name", NAMES_OUTSIDE_CP1252)
+def test_a_name_outside_cp1252_prints_exactly_on_the_label(name: str) -> None:
+    assert printable(name) == name
+    text = text_of(render_label(dataclasses.replace(samples.label(), patient_name=name)))
+    assert name in text
+
+
+@pytest.mark.parametrize("name", NAMES_OUTSIDE_CP1252)
+def test_a_name_outside_cp1252_prints_exactly_on_the_receipt(name: str) -> None:
+    text = text_of(render_receipt(dataclasses.replace(samples.receipt(), patient_name=name)))
+    assert name in text
+
+
+@pytest.mark.parametrize("name", NAMES_OUTSIDE_CP1252)
+def test_a_name_outside_cp1252_prints_exactly_on_the_prescription(name: str) -> None:
+    prescription = dataclasses.replace(samples.prescription(), patient=patient_named(name))
+    text = text_of(render_prescription(prescription))
+    assert f"PATIENT {name} Date of birth" in text
+    assert f"Prescription {PID} for {name}, born 03 Feb 1961" in text  # the footer, drawn on the canvas
+
+
+def test_a_long_footer_wraps_clear_of_the_page_number() -> None:
+    name = "Ольга Александровна Смирнова-Кузнецова"
+    pdf = render_prescription(dataclasses.replace(samples.prescription(), patient=patient_named(name)))
+    assert f"Prescription {PID} for {name}, born 03 Feb 1961 Page 1 of 1" in text_of(pdf)
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        text_page = document[0].get_textpage()
+        text = text_page.get_text_range()
+        footer, page = text.index(f"Prescription {PID} for"), text.index("Page 1 of 1")
+        footer_right = max(text_page.get_charbox(i)[2] for i in range(footer, page) if not text[i].isspace())
+        page_left = text_page.get_charbox(page)[0]
+    finally:
+        document.close()
+    assert footer_right < page_left
+
+
+def test_documents_embed_the_bundled_fonts() -> None:
+    bundled = {"DejaVuSans", "DejaVuSans-Bold"}
+    # Helvetica is only the canvas's initial font, never drawn with; the prescription id stays in the standard
+    # Courier: hex digits need no embedded font.
+    assert font_names(render_label(samples.label())) - bundled <= {"Helvetica"}
+    assert font_names(render_receipt(samples.receipt())) - bundled <= {"Helvetica", "Courier"}
+    for pdf in (render_label(samples.label()), render_prescription(samples.prescription())):
+        assert bundled <= font_names(pdf)
+
+
+def test_fonts_are_registered_once() -> None:
+    assert register_fonts() is register_fonts()
+    assert ord("Ł") in register_fonts() and ord("Ж") in register_fonts()
+    assert FONT == "DejaVuSans" and BOLD == "DejaVuSans-Bold"
+
+
+def test_characters_the_font_cannot_draw_are_folded_not_fatal() -> None:
+    assert printable("Śmigielska  £5 × 2 ≤ 3\n") == "Śmigielska £5 × 2 ≤ 3"
     assert printable("李小龍 🙂") == "??? ?"
+    assert printable("Zoë 🙂") == "Zoë ?"
+    assert printable("㎎ 𝐀") == "mg A"  # compatibility forms become the letters they stand for
+    assert printable("Zoe\u0308") == "Zoë"  # a letter and a combining accent print as the one letter
+    assert printable("a\u200db\x07c\ufe0f") == "abc"  # format, control and variation selector: nothing
     label = DispensingLabel(
         organisation=samples.PHARMACY,
-        patient_name="李小龍 Jürgen Łódź",
+        patient_name="李小龍 Jürgen Łódź 🙂",
         medicine="Ibuprofen 200mg tablets",
         directions="Take 1–2 tablets < 3 times a day & with food",
         quantity="24 tablets",
         dispensed_on=date(2026, 11, 24),
     )
     text = text_of(render_label(label))
-    assert "??? Jürgen Lódz" in text
+    assert "??? Jürgen Łódź ?" in text
     assert "Take 1–2 tablets < 3 times a day & with food" in text
+
+
+def test_splitting_text_into_font_subsets_matches_reportlab() -> None:
+    """The shared font's quick lookup of characters it has already assigned gives ReportLab's own answer."""
+
+    class Document:  # a stand-in: each document keeps its own subset state
+        pass
+
+    font = pdfmetrics.getFont(FONT)
+    quick, plain = Document(), Document()
+    cyrillic = [chr(code) for code in range(0x400, 0x530)]  # more than one subset's 256 codes, with the rest
+    texts = ["Zoë O'Brien-Łukasz", "Ольга Смирнова", "Zoë", "", "a\xa0b", "李 ?", *cyrillic]
+    for text in texts * 2:  # the second time round, every character has its code
+        assert font.splitString(text, quick) == TTFont.splitString(font, text, plain)
+
+
+def test_documents_render_on_several_threads_at_once() -> None:
+    """The shared fonts are subset per document: concurrent renders give the same bytes as one at a time."""
+    renders: list[Callable[[], bytes]] = [
+        lambda: render_label(samples.label()),
+        lambda: render_receipt(dataclasses.replace(samples.receipt(), patient_name="Ольга Смирнова")),
+        lambda: render_prescription(samples.prescription()),
+    ] * 4
+    expected = [render() for render in renders]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        assert list(pool.map(lambda render: render(), renders)) == expected
 
 
 def test_markup_characters_in_text_are_printed_literally() -> None:

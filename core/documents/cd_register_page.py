@@ -24,15 +24,15 @@ from core.documents.text import printable, wrap
 PAGE_SIZE = landscape(A4)
 MARGIN = 12 * mm
 HEADER_HEIGHT = 22 * mm  # the running header drawn above the table on every page
-COLUMNS = (
-    ("Date and time", 25 * mm),
-    ("Entry", 19 * mm),
-    ("Received from / supplied to (name and address)", 62 * mm),
-    ("Prescriber (name and address)", 58 * mm),
-    ("Reference / reason", 44 * mm),
-    ("Quantity", 19 * mm),
-    ("Balance", 19 * mm),
-    ("Entered by", 27 * mm),
+COLUMNS = (  # 273 mm in all; sized for DejaVu Sans 7.5 pt, so a typical entry takes two lines
+    ("Date and time", 29 * mm),  # "08 Nov 2026 00:00" and the cell padding
+    ("Entry", 18 * mm),
+    ("Received from / supplied to (name and address)", 58 * mm),
+    ("Prescriber (name and address)", 64 * mm),  # a name, a practice and its address
+    ("Reference / reason", 42 * mm),
+    ("Quantity", 16 * mm),
+    ("Balance", 17 * mm),
+    ("Entered by", 29 * mm),
 )
 CELL_SIZE = 7.5
 CELL_PADDING = 4

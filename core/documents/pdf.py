@@ -11,15 +11,19 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate
 
-from core.documents.text import printable
+from core.documents.fonts import BOLD, FONT, register_fonts
+from core.documents.text import printable, text_width, wrap
 
-FONT = "Helvetica"
-BOLD = "Helvetica-Bold"
-MONO = "Courier"
-FOOTER_Y = 7 * mm  # baseline of the page footer
+__all__ = ["BOLD", "FONT", "MONO", "markup", "new_canvas", "new_document", "page_numbered_canvas"]
+
+MONO = "Courier"  # only ever prints prescription ids (hex digits), which the standard font has
+FOOTER_Y = 7 * mm  # baseline of the page footer (of its last line, when it takes two)
+FOOTER_SIZE = 7.5
+FOOTER_GAP = 4 * mm  # at least this between the footer and "Page n of m"
 
 
 def new_canvas(target: Any, page_size: tuple[float, float], title: str) -> Canvas:
+    register_fonts()
     # invariant=1 fixes the creation date and document id, so the same input gives the same bytes.
     canvas = Canvas(target, pagesize=page_size, invariant=1)
     canvas.setTitle(title)
@@ -46,10 +50,15 @@ class _PageNumberedCanvas(Canvas):  # type: ignore[misc]  # reportlab is untyped
         for number, state in enumerate(self._pages, start=1):
             self.__dict__.update(state)
             width = self._pagesize[0]
-            self.setFont(FONT, 7.5)
+            page = f"Page {number} of {total}"
+            # A long footer (a long name) wraps in what "Page n of m" leaves free, upwards into the bottom margin.
+            free = width - 2 * self._margin - text_width(page, FONT, FOOTER_SIZE) - FOOTER_GAP
+            lines = wrap(self._footer, FONT, FOOTER_SIZE, free)
+            self.setFont(FONT, FOOTER_SIZE)
             self.setFillColorRGB(0.3, 0.3, 0.3)
-            self.drawString(self._margin, FOOTER_Y, self._footer)
-            self.drawRightString(width - self._margin, FOOTER_Y, f"Page {number} of {total}")
+            for index, line in enumerate(lines):
+                self.drawString(self._margin, FOOTER_Y + (len(lines) - 1 - index) * FOOTER_SIZE * 1.2, line)
+            self.drawRightString(width - self._margin, FOOTER_Y, page)
             super().showPage()
         super().save()
 
@@ -77,6 +86,7 @@ def new_document(
     Its one frame has no padding, so flowables ``document.width`` wide line up with the page margins;
     ``on_page`` draws what every page repeats (a running header) above ``top_margin``.
     """
+    register_fonts()
     top = margin if top_margin is None else top_margin
     bottom = margin + 4 * mm  # the page footer sits in the bottom margin
     width, height = page_size

@@ -1,8 +1,9 @@
-"""Text as the standard PDF fonts can draw it, and wrapped to a width.
+"""Text as the documents' fonts can draw it, and wrapped to a width.
 
-The documents use the 14 standard PDF fonts (Helvetica, Courier) so nothing depends on fonts installed on the
-machine. Those fonts only have the WinAnsi (cp1252) characters: anything else would print as a black box, so it
-is folded to its nearest WinAnsi form ("Ł" → "L", "ś" → "s") or "?" before drawing.
+The documents print in the bundled DejaVu Sans (core.documents.fonts), which draws Latin, Greek and Cyrillic, so
+names such as "Zoë O'Brien-Łukasz" or "Ольга Смирнова" print exactly. A character the font has no glyph for (CJK,
+emoji) would print as an empty box: it is folded to its nearest drawable form ("㎎" → "mg", "𝐀" → "A") or "?"
+before drawing.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from functools import lru_cache
 
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
-# Letters with no Unicode decomposition to a base letter.
+from core.documents.fonts import can_draw, register_fonts
+
+# Folds for characters the font cannot draw and Unicode does not decompose to a base letter. DejaVu Sans has all of
+# these today; they stay as the fallback should the bundled font ever be swapped for a smaller one.
 _FOLDS = {
     "Ł": "L",
     "ł": "l",
@@ -37,46 +41,49 @@ _FOLDS = {
 }
 
 
-def _draws(char: str) -> bool:
-    try:
-        char.encode("cp1252")
-    except UnicodeEncodeError:
-        return False
-    return True
+def _is_variation_selector(char: str) -> bool:
+    code = ord(char)
+    return 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF
 
 
 @lru_cache(maxsize=4096)
 def _fold(char: str) -> str:
+    if unicodedata.category(char) in ("Cc", "Cf") or _is_variation_selector(char):
+        # Control and format characters (a scanner's GS separator, a zero-width joiner) and emoji/text
+        # presentation selectors draw nothing.
+        return ""
+    if can_draw(char):
+        return char
     if char in _FOLDS:
         return _FOLDS[char]
-    if unicodedata.category(char) in ("Cc", "Cf"):
-        return ""  # control and format characters (a scanner's GS separator, a zero-width joiner) draw nothing
-    if _draws(char):
-        return char
     base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
-    if base and all(_draws(c) for c in base):
+    if base and all(can_draw(c) for c in base):
         return base
     return "?"
 
 
 def printable(text: str) -> str:
-    """``text`` on one line (whitespace runs become one space), in characters the standard fonts have."""
+    """``text`` on one line (whitespace runs become one space), in characters the documents' font has.
+
+    Letters typed as a base letter and a combining accent are composed first (NFC), so "e" + "◌̈" prints as "ë".
+    """
     one_line = " ".join(text.split())
     if one_line.isascii() and one_line.isprintable():
         return one_line
-    return "".join(_fold(c) for c in one_line)
+    return "".join(_fold(c) for c in unicodedata.normalize("NFC", one_line))
 
 
 @lru_cache(maxsize=16384)  # registers and statements repeat the same names and words on every line
 def text_width(text: str, font: str, size: float) -> float:
+    register_fonts()  # the documents' fonts must be registered before they can be measured
     return float(stringWidth(text, font, size))
 
 
 def wrap(text: str, font: str, size: float, width: float) -> list[str]:
     """Greedy word wrap of printable(text); a word wider than the line is broken between characters.
 
-    The standard fonts have no kerning, so a line is as wide as its words plus its spaces: each word is measured
-    once, which keeps long tables fast.
+    ReportLab applies no kerning, so a line is as wide as its words plus its spaces: each word is measured once,
+    which keeps long tables fast.
     """
     space = text_width(" ", font, size)
     lines: list[str] = []

@@ -21,9 +21,9 @@ CELL_SIZE = 8.5
 CELL_LEADING = 10.5
 CELL_PADDING = 4
 COLUMNS = (
-    ("Date and time", 30 * mm),
+    ("Date and time", 32 * mm),  # "08 Nov 2026 00:00" in DejaVu Sans 8.5 pt, and the cell padding
     ("Type", 22 * mm),
-    ("Description", 88 * mm),
+    ("Description", 86 * mm),
     ("Tokens", 20 * mm),
     ("Balance", 20 * mm),
 )
