@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session
 from core.ids import new_id
 from core.storage.database import Database
 from core.storage.models import Setting
+from core.storage.raw import fetch_one
 
 
 def read_setting(session: Session, key: str, default: Any = None) -> Any:
-    row = session.get(Setting, key)
-    return default if row is None else json.loads(row.value)
+    row = fetch_one(session, "SELECT value FROM setting WHERE key = ?", (key,))
+    return default if row is None else json.loads(row[0])
 
 
 def write_setting(session: Session, key: str, value: Any) -> None:

@@ -20,6 +20,7 @@ from core.context import ServiceContext
 from core.ids import new_id
 from core.storage.models import AuditEvent
 from core.storage.pending_rows import queue_row
+from core.storage.raw import fetch_one
 
 GENESIS_HASH = "0" * 64
 _HEAD_KEY = "audit_chain_head"
@@ -54,8 +55,8 @@ def load_chain_head(session: Session) -> str:
     write to save a flush."""
     head = session.info.get(_HEAD_KEY)
     if head is None:
-        last = session.execute(select(AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).scalar()
-        head = session.info[_HEAD_KEY] = last or GENESIS_HASH
+        last = fetch_one(session, "SELECT hash FROM audit_event ORDER BY seq DESC LIMIT 1")
+        head = session.info[_HEAD_KEY] = last[0] if last else GENESIS_HASH
     return str(head)
 
 

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.context import ServiceContext
 from core.dmd.catalogue import Catalogue
+from core.errors import NotFound
 from core.prescriptions.products import current_unusable_state, vtm_ingredient_ids
 from core.prescriptions.queries import get_prescription
 from core.prescriptions.status import ACTIVE
 from core.rules.model import RuleResult
 from core.rules.prescribing import ActiveMedicine, AllergyFacts, ItemFacts, PrescriptionFacts, run_rules
-from core.storage.models import Allergy, Patient, Prescription, PrescriptionItem, User
+from core.storage.models import Prescription, PrescriptionItem
+from core.storage.raw import fetch_all, fetch_one
 from core.users.roles import Permission, require
 
 
@@ -36,44 +37,45 @@ def _item_facts(catalogue: Catalogue, item: PrescriptionItem) -> ItemFacts:
 
 
 def _allergy_facts(session: Session, catalogue: Catalogue, patient_id: str) -> tuple[AllergyFacts, ...]:
-    rows = session.execute(
-        select(Allergy).where(Allergy.patient_id == patient_id, Allergy.deleted_at.is_(None))
-    ).scalars()
+    rows = fetch_all(
+        session,
+        "SELECT substance_kind, substance_id, substance_name, kind, severity, reaction FROM allergy "
+        "WHERE patient_id = ? AND deleted_at IS NULL",
+        (patient_id,),
+    )
     facts = []
-    for row in rows:
-        if row.substance_kind == "vtm":
-            ingredients, vtm_id = vtm_ingredient_ids(catalogue, row.substance_id), row.substance_id
+    for substance_kind, substance_id, name, kind, severity, reaction in rows:
+        if substance_kind == "vtm":
+            ingredients, vtm_id = vtm_ingredient_ids(catalogue, substance_id), substance_id
         else:
-            ingredients, vtm_id = {row.substance_id}, None
-        facts.append(
-            AllergyFacts(row.substance_name, frozenset(ingredients), vtm_id, row.kind, row.severity, row.reaction)
-        )
+            ingredients, vtm_id = {substance_id}, None
+        facts.append(AllergyFacts(name, frozenset(ingredients), vtm_id, kind, severity, reaction))
     return tuple(facts)
 
 
 def _active_medicines(session: Session, rx: Prescription, ctx: ServiceContext) -> tuple[ActiveMedicine, ...]:
-    rows = session.execute(
-        select(
-            PrescriptionItem.product_name, PrescriptionItem.ingredient_ids, Prescription.id, Prescription.valid_until
-        )
-        .join(Prescription)
-        .where(
-            Prescription.patient_id == rx.patient_id,
-            Prescription.id != rx.id,
-            Prescription.status.in_([s.value for s in ACTIVE]),
-        )
+    """Items of the patient's other prescriptions still to be supplied (dates are ISO text: they compare as text)."""
+    active = ", ".join(f"'{s.value}'" for s in ACTIVE)
+    rows = fetch_all(
+        session,
+        "SELECT i.product_name, i.ingredient_ids, p.id FROM prescription_item i JOIN prescription p "
+        f"ON p.id = i.prescription_id WHERE p.patient_id = ? AND p.id != ? AND p.status IN ({active}) "
+        "AND (p.valid_until IS NULL OR p.valid_until >= ?)",
+        (rx.patient_id, rx.id, ctx.today().isoformat()),
     )
-    today = ctx.today()
-    return tuple(
-        ActiveMedicine(rx_id, name, frozenset(ingredients.split()))
-        for name, ingredients, rx_id, until in rows
-        if until is None or until >= today
-    )
+    return tuple(ActiveMedicine(rx_id, name, frozenset(ingredients.split())) for name, ingredients, rx_id in rows)
 
 
 def gather_facts(session: Session, ctx: ServiceContext, catalogue: Catalogue, rx: Prescription) -> PrescriptionFacts:
-    patient = session.get_one(Patient, rx.patient_id)
-    prescriber = session.get_one(User, rx.prescriber_id)
+    people = fetch_one(
+        session,
+        "SELECT p.address, p.postcode, u.registration_number FROM patient p, user_account u "
+        "WHERE p.id = ? AND u.id = ?",
+        (rx.patient_id, rx.prescriber_id),
+    )
+    if people is None:
+        raise NotFound("The prescription's patient or prescriber is missing.")
+    patient_address, postcode, registration = people
     items = tuple(_item_facts(catalogue, item) for item in rx.items)
     allergies = _allergy_facts(session, catalogue, rx.patient_id)
     wanted = {i for item in items for i in item.ingredient_ids}
@@ -84,13 +86,13 @@ def gather_facts(session: Session, ctx: ServiceContext, catalogue: Catalogue, rx
             str(isid): str(nm)
             for isid, nm in catalogue.conn.execute(f"SELECT isid, nm FROM ing WHERE isid IN ({marks})", [*wanted])
         }
-    address = ", ".join(part for part in ((patient.address or "").strip(), patient.postcode or "") if part)
+    address = ", ".join(part for part in ((patient_address or "").strip(), postcode or "") if part)
     return PrescriptionFacts(
         today=ctx.today(),
         not_before=rx.not_before,
         is_repeat=rx.is_repeat,
         patient_address=address or None,
-        prescriber_registration=prescriber.registration_number,
+        prescriber_registration=registration,
         items=items,
         allergies=allergies,
         active_medicines=_active_medicines(session, rx, ctx),

@@ -18,6 +18,8 @@ from core.errors import InsufficientTokens, NotFound, ValidationError
 from core.ids import new_id
 from core.outbox import enqueue
 from core.storage.models import LedgerEntry, Organisation, TokenAccount, User
+from core.storage.pending_rows import queue_row
+from core.storage.raw import fetch_one
 from core.users.roles import Permission, require
 
 
@@ -61,16 +63,26 @@ def create_account(ctx: ServiceContext, owner_kind: str, owner_id: str, *, overd
 
 
 def account_for_prescriber(session: Session, user_id: str) -> TokenAccount:
-    """The organisation's shared pool when it has one, else the prescriber's own account."""
-    user = session.get_one(User, user_id)
-    for owner in (user.organisation_id, user.id):
-        if owner is None:
-            continue
-        account = session.execute(select(TokenAccount).where(TokenAccount.owner_id == owner)).scalar()
-        if account is not None:
-            return account
-    raise InsufficientTokens(
-        "There is no token account for you or your organisation: ask your clinic admin to set one up."
+    """The organisation's shared pool when it has one, else the prescriber's own account (a detached copy)."""
+    row = fetch_one(
+        session,
+        "SELECT a.id, a.owner_kind, a.owner_id, a.name, a.overdraft_limit, a.confirmed_balance "
+        "FROM user_account u JOIN token_account a ON a.owner_id IN (u.organisation_id, u.id) "
+        "WHERE u.id = ? ORDER BY a.owner_kind = 'organisation' DESC LIMIT 1",
+        (user_id,),
+    )
+    if row is None:
+        raise InsufficientTokens(
+            "There is no token account for you or your organisation: ask your clinic admin to set one up."
+        )
+    account_id, owner_kind, owner_id, name, overdraft_limit, confirmed_balance = row
+    return TokenAccount(
+        id=account_id,
+        owner_kind=owner_kind,
+        owner_id=owner_id,
+        name=name,
+        overdraft_limit=overdraft_limit,
+        confirmed_balance=confirmed_balance,
     )
 
 
@@ -82,12 +94,13 @@ def ledger_balance(session: Session, account_id: str) -> int:
 
 
 def pending_total(session: Session, account_id: str) -> int:
-    total = session.execute(
-        select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
-            LedgerEntry.account_id == account_id, LedgerEntry.confirmed.is_(False)
-        )
-    ).scalar_one()
-    return int(total)
+    """Entries the server has not confirmed yet (read from the pending index)."""
+    row = fetch_one(
+        session,
+        "SELECT coalesce(sum(amount), 0) FROM ledger_entry WHERE account_id = ? AND confirmed = 0",
+        (account_id,),
+    )
+    return int(row[0]) if row else 0
 
 
 def available_balance(session: Session, account: TokenAccount) -> int:
@@ -118,7 +131,9 @@ def _append(
         created_at=ctx.now(),
         confirmed=False,
     )
-    session.add(entry)
+    # Append-only: queued as a plain row (one INSERT with the transaction's other queued rows), never an ORM
+    # object that could later be changed and flushed.
+    queue_row(session, LedgerEntry.__table__, {c.key: getattr(entry, c.key) for c in LedgerEntry.__table__.columns})
     record_event(
         session,
         ctx,
