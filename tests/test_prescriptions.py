@@ -275,6 +275,10 @@ def test_repeat_is_signed_as_a_batch_of_issues(clinic: Clinic, demo_catalogue: C
     assert all(i.valid_until == add_months(i.appropriate_date, 6) for i in issues if i.appropriate_date)
     assert {i.repeat_group_id for i in issues} == {rx_id}
     assert all(len(i.items) == 2 for i in issues)
+    with clinic.database.reader() as session:
+        queued = session.execute(select(OutboxEntry).where(OutboxEntry.table == "prescription_item")).scalars()
+        payloads = [json.loads(entry.payload) for entry in queued]
+    assert sorted(p["prescription_id"] for p in payloads) == sorted(i.id for i in issues for _ in range(2))
 
 
 def test_repeat_parameters_are_checked(clinic: Clinic) -> None:

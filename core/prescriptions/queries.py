@@ -12,11 +12,33 @@ from core.ids import is_id
 from core.prescriptions.status import ACTIVE, PrescriptionStatus
 from core.storage.models import Prescription, PrescriptionItem
 
+_PRESCRIPTION = Prescription.__table__
+_ITEM = PrescriptionItem.__table__
 
-def get_prescription(session: Session, prescription_id: str) -> Prescription:
+
+def _normalised_id(prescription_id: str) -> str:
     wanted = prescription_id.strip().lower().replace("-", "")
     if not is_id(wanted):
         raise NotFound(f"{prescription_id.strip()} is not a prescription id (32 characters, as in the barcode).")
+    return wanted
+
+
+def load_detached(session: Session, prescription_id: str) -> Prescription:
+    """A prescription and its items as detached copies, read with two plain (Core) selects: for the hot paths,
+    which write their changes explicitly rather than through the ORM's unit of work."""
+    wanted = _normalised_id(prescription_id)
+    conn = session.connection()
+    row = conn.execute(select(_PRESCRIPTION).where(_PRESCRIPTION.c.id == wanted)).mappings().first()
+    if row is None:
+        raise NotFound(f"No prescription {wanted} on this workstation (it may not have synced yet).")
+    items = conn.execute(select(_ITEM).where(_ITEM.c.prescription_id == wanted).order_by(_ITEM.c.position)).mappings()
+    rx = Prescription(**row)
+    rx.items = [PrescriptionItem(**item) for item in items]
+    return rx
+
+
+def get_prescription(session: Session, prescription_id: str) -> Prescription:
+    wanted = _normalised_id(prescription_id)
     rx = (
         session.execute(select(Prescription).where(Prescription.id == wanted).options(joinedload(Prescription.items)))
         .unique()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from core.audit.log import load_chain_head, record_event
@@ -19,17 +20,28 @@ from core.dmd.catalogue import Catalogue
 from core.ids import new_id
 from core.outbox import enqueue
 from core.prescriptions.checks import gather_facts
-from core.prescriptions.queries import get_prescription
+from core.prescriptions.queries import load_detached
 from core.prescriptions.status import PrescriptionStatus, check_transition
 from core.rules.model import MIN_OVERRIDE_REASON, Outcome, RuleResult, RulesNotSatisfied
 from core.rules.prescribing import run_rules
 from core.rules.validity import valid_until
 from core.storage.models import Prescription, PrescriptionItem, RuleOverride
+from core.storage.pending_rows import queue_object
 from core.tokens.costs import read_cost_table
 from core.tokens.ledger import account_for_prescriber, debit_for_prescription
 from core.users.roles import Permission, require
 from core.users.service import verify_pin
 
+# What signing sets on the draft's row.
+_SIGNING_COLUMNS = (
+    "status",
+    "signed_at",
+    "updated_at",
+    "appropriate_date",
+    "valid_until",
+    "token_cost",
+    "repeat_group_id",
+)
 # What each later issue of a repeat copies from issue 1.
 _COPIED_ITEM_FIELDS = (
     "position",
@@ -86,7 +98,8 @@ def sign_verified(
     """The signing transaction itself, once the prescriber's PIN has been checked."""
     require(ctx, Permission.PRESCRIBE)
     with ctx.database.transaction() as session:
-        rx = get_prescription(session, prescription_id)
+        # Detached copies, changed in memory and written explicitly: no ORM unit of work on the hot path.
+        rx = load_detached(session, prescription_id)
         check_transition(rx.status, PrescriptionStatus.SIGNED)
         if rx.prescriber_id != ctx.actor.user_id:
             raise RulesNotSatisfied([RuleResult("own_draft", Outcome.BLOCK, "Only its prescriber can sign it.")])
@@ -110,7 +123,7 @@ def sign_verified(
             issue.token_cost = cost
         for warning in warnings:
             _record_override(session, ctx, rx, warning, overrides[warning.key].strip())
-        session.add_all(issues[1:])
+        _write_issues(session, issues)
         for issue in issues:
             record_event(
                 session, ctx, "prescription.sign", "prescription", issue.id,
@@ -121,6 +134,20 @@ def sign_verified(
             for item in issue.items:
                 enqueue(session, ctx, item)
         return SignedPrescription(tuple(i.id for i in issues), total, warnings)
+
+
+def _write_issues(session: Session, issues: list[Prescription]) -> None:
+    """Issue 1 was a draft row: update it. Later issues of a repeat are new rows, items after their prescription."""
+    first = issues[0]
+    session.connection().execute(
+        update(Prescription)
+        .where(Prescription.id == first.id)
+        .values({name: getattr(first, name) for name in _SIGNING_COLUMNS})
+    )
+    for issue in issues[1:]:
+        queue_object(session, issue)
+        for item in issue.items:
+            queue_object(session, item)
 
 
 def _issues(ctx: ServiceContext, rx: Prescription) -> list[Prescription]:
@@ -156,13 +183,15 @@ def _issues(ctx: ServiceContext, rx: Prescription) -> list[Prescription]:
                 signed_at=now,
                 updated_at=now,
             )
-            issue.items = [_copy_item(item) for item in rx.items]
+            issue.items = [_copy_item(item, issue.id) for item in rx.items]
             issues.append(issue)
     return issues
 
 
-def _copy_item(item: PrescriptionItem) -> PrescriptionItem:
-    copy = PrescriptionItem(id=new_id(), quantity_supplied=Decimal(0), status="pending")
+def _copy_item(item: PrescriptionItem, prescription_id: str) -> PrescriptionItem:
+    copy = PrescriptionItem(
+        id=new_id(), prescription_id=prescription_id, quantity_supplied=Decimal(0), status="pending"
+    )
     for name in _COPIED_ITEM_FIELDS:
         setattr(copy, name, getattr(item, name))
     return copy
@@ -179,7 +208,7 @@ def _record_override(session: Session, ctx: ServiceContext, rx: Prescription, wa
         user_id=ctx.actor.user_id,
         created_at=ctx.now(),
     )
-    session.add(override)
+    queue_object(session, override)
     record_event(
         session, ctx, "prescription.override", "prescription", rx.id,
         after={"rule": warning.rule, "item": warning.item_id, "warning": warning.message, "reason": reason},

@@ -20,6 +20,12 @@ def queue_row(session: Session, table: FromClause, row: dict[str, Any]) -> None:
     session.info.setdefault(_KEY, {}).setdefault(cast(Table, table), []).append(row)
 
 
+def queue_object(session: Session, obj: Any) -> None:
+    """Queue a new (transient) model instance as a plain row: its every column, as set on it."""
+    table = obj.__table__
+    queue_row(session, table, {c.key: getattr(obj, c.key) for c in table.columns})
+
+
 def write_pending_rows(session: Session) -> None:
     pending: dict[Table, list[dict[str, Any]]] = session.info.pop(_KEY, {})
     for table, rows in pending.items():
