@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,7 +25,6 @@ from core.storage.raw import fetch_one
 
 GENESIS_HASH = "0" * 64
 _HEAD_KEY = "audit_chain_head"
-_COLUMNS = [c for c in AuditEvent.__table__.columns if c.key != "seq"]
 
 
 def canonical_json(value: Any) -> str | None:
@@ -33,19 +33,16 @@ def canonical_json(value: Any) -> str | None:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def event_hash(prev_hash: str, event: AuditEvent) -> str:
-    fields = [
-        prev_hash,
-        event.id,
-        event.occurred_at.isoformat(timespec="microseconds"),
-        event.user_id or "",
-        event.workstation,
-        event.action,
-        event.entity_type,
-        event.entity_id,
-        event.before or "",
-        event.after or "",
-    ]
+_HASHED = ("id", "occurred_at", "user_id", "workstation", "action", "entity_type", "entity_id", "before", "after")
+
+
+def event_hash(prev_hash: str, event: AuditEvent | Mapping[str, Any]) -> str:
+    """SHA-256 over the previous hash and the event's fields (a stored event, or the row about to be written)."""
+    values = event if isinstance(event, Mapping) else {name: getattr(event, name) for name in _HASHED}
+    fields = [prev_hash]
+    for name in _HASHED:
+        value = values[name]
+        fields.append(value.isoformat(timespec="microseconds") if name == "occurred_at" else (value or ""))
     return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()
 
 
@@ -69,26 +66,25 @@ def record_event(
     *,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
-) -> AuditEvent:
+) -> str:
     """Append one event to the chain, in the caller's transaction (BEGIN IMMEDIATE serialises writers)."""
     prev_hash = load_chain_head(session)
-    event = AuditEvent(
-        id=new_id(),
-        occurred_at=ctx.now(),
-        user_id=ctx.actor.user_id,
-        workstation=ctx.workstation,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        before=canonical_json(before),
-        after=canonical_json(after),
-        prev_hash=prev_hash,
-    )
-    event.hash = event_hash(prev_hash, event)
-    session.info[_HEAD_KEY] = event.hash
+    row: dict[str, Any] = {
+        "id": new_id(),
+        "occurred_at": ctx.now(),
+        "user_id": ctx.actor.user_id,
+        "workstation": ctx.workstation,
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "before": canonical_json(before),
+        "after": canonical_json(after),
+        "prev_hash": prev_hash,
+    }
+    row["hash"] = session.info[_HEAD_KEY] = event_hash(prev_hash, row)
     # Queued, not added: written in one INSERT per transaction, in this order, so seq follows the chain.
-    queue_row(session, AuditEvent.__table__, {c.key: getattr(event, c.key) for c in _COLUMNS})
-    return event
+    queue_row(session, AuditEvent.__table__, row)
+    return str(row["id"])
 
 
 @dataclass(frozen=True)
