@@ -29,7 +29,9 @@ from core.errors import NotFound, ValidationError
 from core.ids import new_id
 from core.outbox import enqueue
 from core.rules.model import MIN_OVERRIDE_REASON, Outcome, RuleResult
-from core.storage.models import CdRegisterEntry, Patient, Prescription, User
+from core.storage.models import CdRegisterEntry
+from core.storage.pending_rows import queue_object
+from core.storage.raw import fetch_one
 from core.users.roles import Permission, require
 
 REGISTER_SCHEDULES = frozenset({2})  # supplies of these schedules are entered in the register (DESIGN.md §5)
@@ -69,13 +71,14 @@ def _head(session: Session, organisation_id: str, product_id: str) -> tuple[int,
     heads: dict[tuple[str, str], tuple[int, Decimal]] = session.info.setdefault(_HEADS_KEY, {})
     key = (organisation_id, product_id)
     if key not in heads:
-        row = session.execute(
-            select(CdRegisterEntry.seq, CdRegisterEntry.balance)
-            .where(CdRegisterEntry.organisation_id == organisation_id, CdRegisterEntry.product_id == product_id)
-            .order_by(CdRegisterEntry.seq.desc())
-            .limit(1)
-        ).first()
-        heads[key] = (row[0], row[1]) if row else (0, Decimal(0))
+        # Plain SQL: nothing of this product is queued yet in this transaction (appends update ``heads``).
+        row = fetch_one(
+            session,
+            "SELECT seq, balance FROM cd_register_entry WHERE organisation_id = ? AND product_id = ? "
+            "ORDER BY seq DESC LIMIT 1",
+            (organisation_id, product_id),
+        )
+        heads[key] = (int(row[0]), Decimal(str(row[1]))) if row else (0, Decimal(0))
     return heads[key]
 
 
@@ -120,7 +123,7 @@ def append_entry(
         created_at=ctx.now(),
         **details,
     )
-    session.add(entry)
+    queue_object(session, entry)  # append-only: a plain row, written with the transaction's other queued rows
     session.info[_HEADS_KEY][(organisation_id, product_id)] = (entry.seq, entry.balance)
     after = {"product": product_id, "seq": entry.seq, "quantity": qty(quantity), "balance": qty(entry.balance)}
     for key in ("dispensing_id", "supplier", "corrects_id", "reason"):
@@ -144,16 +147,13 @@ class SupplyParticulars:
 
 def supply_particulars(session: Session, prescription_id: str) -> SupplyParticulars:
     """Read in one query (only the columns the register needs: this is on every Schedule 2 dispensing)."""
-    row = session.execute(
-        select(
-            Patient.id, Patient.title, Patient.given_name, Patient.family_name, Patient.address, Patient.postcode,
-            User.full_name, User.registration_number,
-        )
-        .select_from(Prescription)
-        .join(Patient, Patient.id == Prescription.patient_id)
-        .join(User, User.id == Prescription.prescriber_id)
-        .where(Prescription.id == prescription_id)
-    ).first()  # fmt: skip
+    row = fetch_one(
+        session,
+        "SELECT p.id, p.title, p.given_name, p.family_name, p.address, p.postcode, u.full_name, "
+        "u.registration_number FROM prescription rx JOIN patient p ON p.id = rx.patient_id "
+        "JOIN user_account u ON u.id = rx.prescriber_id WHERE rx.id = ?",
+        (prescription_id,),
+    )
     if row is None:  # unreachable through the foreign keys; never write an entry without them
         raise ValidationError("The patient or prescriber of this prescription is missing from this workstation.")
     patient_id, title, given, family, address, postcode, prescriber, registration = row

@@ -22,6 +22,7 @@ from core.ids import new_id
 from core.outbox import enqueue
 from core.rules.validity import item_valid_until
 from core.storage.models import Owing, Prescription, PrescriptionItem
+from core.storage.pending_rows import queue_object
 
 
 def owing_expiry(rx: Prescription, item: PrescriptionItem) -> date:
@@ -62,7 +63,7 @@ def open_owing(
         created_at=now,
         updated_at=now,
     )
-    session.add(owing)
+    queue_object(session, owing)
     enqueue(session, ctx, owing)
     return owing
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from core.audit.log import record_event
@@ -28,10 +29,11 @@ from core.dmd.catalogue import Catalogue
 from core.errors import ValidationError
 from core.ids import new_id
 from core.outbox import enqueue
-from core.prescriptions.queries import get_prescription
+from core.prescriptions.queries import load_detached
 from core.prescriptions.status import PrescriptionStatus, check_transition
 from core.rules.model import RuleResult
 from core.storage.models import Dispensing, DispensingLine, Prescription, PrescriptionItem, RuleOverride
+from core.storage.pending_rows import queue_object
 from core.users.roles import Permission, require
 
 
@@ -56,7 +58,8 @@ def dispense_items(
     amounts = [parse_quantity(line.quantity, "quantity supplied") for line in lines]
     reasons = {key: text.strip() for key, text in (overrides or {}).items()}
     with ctx.database.transaction() as session:
-        rx = get_prescription(session, prescription_id)
+        # Detached copies, changed in memory and written explicitly: no ORM unit of work on the hot path.
+        rx = load_detached(session, prescription_id)
         plan = plan_dispensing(session, ctx, catalogue, rx, organisation_id, lines, amounts)
         refuse_unresolved(plan.warnings, reasons)
         return _write(session, ctx, catalogue, plan, organisation_id, reasons)
@@ -80,7 +83,7 @@ def _write(
         workstation=ctx.workstation,
         dispensed_at=ctx.now(),
     )
-    session.add(dispensing)
+    queue_object(session, dispensing)  # append-only rows are queued, written in one INSERT per table
     enqueue(session, ctx, dispensing)
     supplied = [_write_line(session, ctx, dispensing, plan, *line) for line in plan.lines]
     owings = _settle_items(session, ctx, plan)
@@ -88,6 +91,9 @@ def _write(
     check_transition(rx.status, target)
     rx.status = target.value
     rx.updated_at = ctx.now()
+    session.connection().execute(
+        update(Prescription).where(Prescription.id == rx.id).values(status=rx.status, updated_at=rx.updated_at)
+    )
     enqueue(session, ctx, rx, "update")
     entries = _write_register(session, ctx, catalogue, plan, organisation_id, dispensing.id)
     for warning in plan.warnings:
@@ -127,7 +133,7 @@ def _write_line(
         quantity=amount,
         owing_id=owing.id if owing else None,  # the owing this line supplies
     )
-    session.add(line)
+    queue_object(session, line)
     enqueue(session, ctx, line)
     return SuppliedLine(line.id, item.id, line.product_name, amount, item.unit, line.ampp_id, line.gtin)
 
@@ -149,6 +155,11 @@ def _settle_items(session: Session, ctx: ServiceContext, plan: Plan) -> list[Owi
         status = (ItemSupply.SUPPLIED if outstanding <= 0 else ItemSupply.OWING).value
         if supplied_now is not None or item.status != status:
             item.status = status
+            session.connection().execute(
+                update(PrescriptionItem)
+                .where(PrescriptionItem.id == item.id)
+                .values(quantity_supplied=item.quantity_supplied, status=status)
+            )
             enqueue(session, ctx, item, "update")
         if owing is not None:
             still_owed.append(owing_info(owing, item))
@@ -187,7 +198,7 @@ def _record_override(session: Session, ctx: ServiceContext, rx: Prescription, wa
         user_id=ctx.actor.user_id,
         created_at=ctx.now(),
     )
-    session.add(override)
+    queue_object(session, override)
     record_event(
         session, ctx, "dispensing.override", "prescription", rx.id,
         after={"rule": warning.rule, "item": warning.item_id, "warning": warning.message, "reason": reason},
