@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -354,3 +354,19 @@ def test_prescription_found_by_printed_id(clinic: Clinic, demo_catalogue: Catalo
         assert get_prescription(session, f"  {rx_id.upper()} ").id == rx_id
         with pytest.raises(Exception, match="not a prescription id"):
             get_prescription(session, "12345")
+
+
+def test_detached_copy_has_the_same_python_values_as_the_orm(clinic: Clinic, demo_catalogue: Catalogue) -> None:
+    from core.prescriptions.queries import load_detached
+
+    fund_clinic(clinic)
+    rx_id = draft(clinic, demo_catalogue, ("0002",), not_before=date(2026, 3, 5))
+    sign_prescription(clinic.prescriber, demo_catalogue, rx_id, PRESCRIBER_PIN)
+    with clinic.database.reader() as session:
+        orm = get_prescription(session, rx_id)
+        plain = load_detached(session, rx_id)
+        for column in Prescription.__table__.columns:
+            assert getattr(plain, column.key) == getattr(orm, column.key), column.key
+        for orm_item, plain_item in zip(orm.items, plain.items, strict=True):
+            assert plain_item.quantity == orm_item.quantity and isinstance(plain_item.quantity, Decimal)
+    assert isinstance(plain.not_before, date) and isinstance(plain.signed_at, datetime)

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from core.audit.log import record_event
@@ -34,6 +33,7 @@ from core.prescriptions.status import PrescriptionStatus, check_transition
 from core.rules.model import RuleResult
 from core.storage.models import Dispensing, DispensingLine, Prescription, PrescriptionItem, RuleOverride
 from core.storage.pending_rows import queue_object
+from core.storage.raw import update_row
 from core.users.roles import Permission, require
 
 
@@ -91,9 +91,7 @@ def _write(
     check_transition(rx.status, target)
     rx.status = target.value
     rx.updated_at = ctx.now()
-    session.connection().execute(
-        update(Prescription).where(Prescription.id == rx.id).values(status=rx.status, updated_at=rx.updated_at)
-    )
+    update_row(session, Prescription.__table__, rx.id, {"status": rx.status, "updated_at": rx.updated_at})
     enqueue(session, ctx, rx, "update")
     entries = _write_register(session, ctx, catalogue, plan, organisation_id, dispensing.id)
     for warning in plan.warnings:
@@ -155,11 +153,8 @@ def _settle_items(session: Session, ctx: ServiceContext, plan: Plan) -> list[Owi
         status = (ItemSupply.SUPPLIED if outstanding <= 0 else ItemSupply.OWING).value
         if supplied_now is not None or item.status != status:
             item.status = status
-            session.connection().execute(
-                update(PrescriptionItem)
-                .where(PrescriptionItem.id == item.id)
-                .values(quantity_supplied=item.quantity_supplied, status=status)
-            )
+            values = {"quantity_supplied": item.quantity_supplied, "status": status}
+            update_row(session, PrescriptionItem.__table__, item.id, values)
             enqueue(session, ctx, item, "update")
         if owing is not None:
             still_owed.append(owing_info(owing, item))

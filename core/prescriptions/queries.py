@@ -11,6 +11,7 @@ from core.errors import NotFound
 from core.ids import is_id
 from core.prescriptions.status import ACTIVE, PrescriptionStatus
 from core.storage.models import Prescription, PrescriptionItem
+from core.storage.raw import select_rows
 
 _PRESCRIPTION = Prescription.__table__
 _ITEM = PrescriptionItem.__table__
@@ -24,15 +25,14 @@ def _normalised_id(prescription_id: str) -> str:
 
 
 def load_detached(session: Session, prescription_id: str) -> Prescription:
-    """A prescription and its items as detached copies, read with two plain (Core) selects: for the hot paths,
+    """A prescription and its items as detached copies, read with two plain SQL selects: for the hot paths,
     which write their changes explicitly rather than through the ORM's unit of work."""
     wanted = _normalised_id(prescription_id)
-    conn = session.connection()
-    row = conn.execute(select(_PRESCRIPTION).where(_PRESCRIPTION.c.id == wanted)).mappings().first()
-    if row is None:
+    rows = select_rows(session, _PRESCRIPTION, "id = ?", (wanted,))
+    if not rows:
         raise NotFound(f"No prescription {wanted} on this workstation (it may not have synced yet).")
-    items = conn.execute(select(_ITEM).where(_ITEM.c.prescription_id == wanted).order_by(_ITEM.c.position)).mappings()
-    rx = Prescription(**row)
+    rx = Prescription(**rows[0])
+    items = select_rows(session, _ITEM, "prescription_id = ? ORDER BY position", (wanted,))
     rx.items = [PrescriptionItem(**item) for item in items]
     return rx
 

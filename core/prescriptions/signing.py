@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from core.audit.log import load_chain_head, record_event
@@ -27,6 +26,7 @@ from core.rules.prescribing import run_rules
 from core.rules.validity import valid_until
 from core.storage.models import Prescription, PrescriptionItem, RuleOverride
 from core.storage.pending_rows import queue_object
+from core.storage.raw import update_row
 from core.tokens.costs import read_cost_table
 from core.tokens.ledger import account_for_prescriber, debit_for_prescription
 from core.users.roles import Permission, require
@@ -139,11 +139,7 @@ def sign_verified(
 def _write_issues(session: Session, issues: list[Prescription]) -> None:
     """Issue 1 was a draft row: update it. Later issues of a repeat are new rows, items after their prescription."""
     first = issues[0]
-    session.connection().execute(
-        update(Prescription)
-        .where(Prescription.id == first.id)
-        .values({name: getattr(first, name) for name in _SIGNING_COLUMNS})
-    )
+    update_row(session, Prescription.__table__, first.id, {name: getattr(first, name) for name in _SIGNING_COLUMNS})
     for issue in issues[1:]:
         queue_object(session, issue)
         for item in issue.items:
