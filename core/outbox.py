@@ -31,17 +31,23 @@ def row_payload(row: Base) -> dict[str, Any]:
 
 def enqueue(session: Session, ctx: ServiceContext, row: Base, operation: str = "create") -> str:
     """Queue the row's current state for the server; the outbox row is written with the transaction. Its id."""
-    payload = row_payload(row)
+    return enqueue_payload(session, ctx, row.__tablename__, row_payload(row), operation)
+
+
+def enqueue_payload(
+    session: Session, ctx: ServiceContext, table: str, payload: dict[str, Any], operation: str = "create"
+) -> str:
+    """Queue a row given as a dict of its columns (the rows written as plain rows, such as audit events)."""
     entry_id = new_id()
     queue_row(
         session,
         OutboxEntry.__table__,
         {
             "id": entry_id,
-            "table_name": row.__tablename__,
+            "table_name": table,
             "row_id": str(payload["id"]),
             "operation": operation,
-            "payload": json.dumps(payload, separators=(",", ":"), default=str),
+            "payload": json.dumps(payload, separators=(",", ":"), default=_json_value),
             "created_at": ctx.now(),
             "state": "pending",
             "attempts": 0,
@@ -49,3 +55,11 @@ def enqueue(session: Session, ctx: ServiceContext, row: Base, operation: str = "
         },
     )
     return entry_id
+
+
+def _json_value(value: Any) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)

@@ -124,7 +124,8 @@ def test_signing_writes_status_debit_audit_and_outbox_together(clinic: Clinic, d
     assert signed.token_cost == 10 + 15 + 15  # per item, plus the controlled drug surcharge twice
     after = counts(clinic)
     assert after["ledger_entry"] == before["ledger_entry"] + 1
-    assert after["outbox"] == before["outbox"] + 1 + 3 + 1  # prescription, items, ledger entry
+    # prescription, items, ledger entry, and the audit events (the debit and the signing)
+    assert after["outbox"] == before["outbox"] + 1 + 3 + 1 + 2
     with clinic.database.reader() as session:
         rx = get_prescription(session, rx_id)
         assert rx.status == PrescriptionStatus.SIGNED

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from core.context import ServiceContext
 from core.ids import new_id
+from core.outbox import enqueue_payload
 from core.storage.models import AuditEvent
 from core.storage.pending_rows import queue_row
 from core.storage.raw import fetch_one
@@ -84,6 +85,7 @@ def record_event(
     row["hash"] = session.info[_HEAD_KEY] = event_hash(prev_hash, row)
     # Queued, not added: written in one INSERT per transaction, in this order, so seq follows the chain.
     queue_row(session, AuditEvent.__table__, row)
+    enqueue_payload(session, ctx, "audit_event", row)  # the server keeps every workstation's trail
     return str(row["id"])
 
 

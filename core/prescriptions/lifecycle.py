@@ -54,6 +54,7 @@ def _open_owings(session: Session, rx: Prescription) -> list[Owing]:
 def expire_prescriptions(ctx: ServiceContext) -> int:
     """Expire what is past its last valid day: owings (a Schedule 2-4 owing ends before the rest of its
     prescription), then signed or part-dispensed prescriptions with their remaining owings. How many prescriptions."""
+    require(ctx, Permission.VIEW_PRESCRIPTIONS)
     today = ctx.today()
     expired = 0
     with ctx.database.transaction() as session:
