@@ -11,14 +11,13 @@ from collections.abc import Callable
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import BaseDocTemplate, Paragraph, Table, TableStyle
+from reportlab.platypus import BaseDocTemplate
 
 from core.documents.formatting import address_text, format_datetime, format_quantity, format_signed
 from core.documents.model import CdEntryKind, CdRegister, CdRegisterEntry
-from core.documents.pdf import BOLD, FONT, new_document, page_numbered_canvas
+from core.documents.pdf import BOLD, FONT, new_page_numbered_canvas
 from core.documents.text import printable, wrap
 
 PAGE_SIZE = landscape(A4)
@@ -36,65 +35,109 @@ COLUMNS = (  # 273 mm in all; sized for DejaVu Sans 7.5 pt, so a typical entry t
 )
 CELL_SIZE = 7.5
 CELL_PADDING = 4
-HEADING = ParagraphStyle("heading", fontName=BOLD, fontSize=CELL_SIZE, leading=9)
-NUMBER_HEADING = ParagraphStyle("number_heading", parent=HEADING, alignment=2)
 HEADER_FILL = colors.Color(0.88, 0.88, 0.88)
 CORRECTION_FILL = colors.Color(1, 0.95, 0.8)
 
 
-def _cell(text: str, column: int) -> str:
-    # Wrapped here into plain lines: a Paragraph per cell would make a long register several times slower.
-    return "\n".join(wrap(text, FONT, CELL_SIZE, COLUMNS[column][1] - 2 * CELL_PADDING))
+LEADING = 9
+HEADING_LEADING = 9
+TOP_PADDING = 2
+BOTTOM_PADDING = 3
+NUMBER_COLUMNS = (5, 6)  # right-aligned
+GRID = colors.Color(0.55, 0.55, 0.55)
 
 
-def _row(entry: CdRegisterEntry) -> list[object]:
+def _cells(entry: CdRegisterEntry) -> list[str]:
     return [
         format_datetime(entry.recorded_at),
         entry.kind.value.capitalize(),
-        _cell(entry.counterparty, 2),
-        _cell(entry.prescriber or "", 3),
-        _cell(entry.reference, 4),
+        entry.counterparty,
+        entry.prescriber or "",
+        entry.reference,
         format_signed(entry.quantity),
         format_quantity(entry.balance),
-        _cell(entry.entered_by, 7),
+        entry.entered_by,
     ]
 
 
-def _table(register: CdRegister) -> Table:
-    heading: list[object] = [
-        Paragraph(title, NUMBER_HEADING if title in ("Quantity", "Balance") else HEADING) for title, _ in COLUMNS
+def _wrapped(cells: list[str], font: str) -> list[list[str]]:
+    return [
+        wrap(printable(text), font, CELL_SIZE, width - 2 * CELL_PADDING) or [""]
+        for text, (_, width) in zip(cells, COLUMNS, strict=True)
     ]
-    rows = [heading] + [_row(entry) for entry in register.entries]
-    if not register.entries:
-        rows.append(["No entries recorded.", *[""] * (len(COLUMNS) - 1)])
-    table = Table(rows, colWidths=[width for _, width in COLUMNS], repeatRows=1)
-    style = [
-        ("FONT", (0, 1), (-1, -1), FONT, CELL_SIZE, 9),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("ALIGN", (5, 1), (6, -1), "RIGHT"),
-        ("FONT", (6, 1), (6, -1), BOLD, CELL_SIZE, 9),
-        ("LEFTPADDING", (0, 0), (-1, -1), CELL_PADDING),
-        ("RIGHTPADDING", (0, 0), (-1, -1), CELL_PADDING),
-        ("GRID", (0, 0), (-1, -1), 0.4, colors.Color(0.55, 0.55, 0.55)),
-        ("BACKGROUND", (0, 0), (-1, 0), HEADER_FILL),
-        ("TOPPADDING", (0, 0), (-1, -1), 2),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
-    ]
-    for index, entry in enumerate(register.entries, start=1):
-        if entry.kind is CdEntryKind.CORRECTION:
-            style.append(("BACKGROUND", (0, index), (-1, index), CORRECTION_FILL))
-    table.setStyle(TableStyle(style))
-    return table
 
 
-def _running_header(register: CdRegister) -> Callable[[Canvas, BaseDocTemplate], None]:
+class _Sheet:
+    """Draws the table straight on the canvas, row by row, starting a page (with its headings) when one is full.
+
+    Drawn by hand rather than with a platypus Table: splitting a long Table across pages re-measures it for
+    every page, which made a seven-page register take longer than the 50 ms a printout may take.
+    """
+
+    def __init__(self, canvas: Canvas, register: CdRegister) -> None:
+        self.canvas = canvas
+        self.draw_header = _running_header(register)
+        height = PAGE_SIZE[1]
+        self.left = MARGIN
+        self.top = height - MARGIN - HEADER_HEIGHT
+        self.bottom = MARGIN + 4 * mm  # the page footer sits below
+        self.y = self.top
+        self.heading = _wrapped([title for title, _ in COLUMNS], BOLD)
+        self._start_page()
+
+    def _start_page(self) -> None:
+        self.draw_header(self.canvas, None)
+        self.y = self.top
+        self._row(self.heading, BOLD, HEADER_FILL)
+
+    def _height(self, lines: list[list[str]]) -> float:
+        return max(len(cell) for cell in lines) * LEADING + TOP_PADDING + BOTTOM_PADDING
+
+    def add(self, lines: list[list[str]], fill: colors.Color | None) -> None:
+        if self.y - self._height(lines) < self.bottom:
+            self.canvas.showPage()
+            self._start_page()
+        self._row(lines, FONT, fill)
+
+    def _row(self, lines: list[list[str]], font: str, fill: colors.Color | None) -> None:
+        canvas = self.canvas
+        height = self._height(lines)
+        bottom = self.y - height
+        total = sum(width for _, width in COLUMNS)
+        if fill is not None:
+            canvas.setFillColor(fill)
+            canvas.rect(self.left, bottom, total, height, stroke=0, fill=1)
+        canvas.setFillColorRGB(0, 0, 0)
+        x = self.left
+        for column, (cell, (_, width)) in enumerate(zip(lines, COLUMNS, strict=True)):
+            bold = font == BOLD or column == 6  # the balance stands out, as in a paper register
+            canvas.setFont(BOLD if bold else FONT, CELL_SIZE)
+            baseline = self.y - TOP_PADDING - CELL_SIZE
+            for line in cell:
+                if column in NUMBER_COLUMNS:
+                    canvas.drawRightString(x + width - CELL_PADDING, baseline, line)
+                else:
+                    canvas.drawString(x + CELL_PADDING, baseline, line)
+                baseline -= LEADING
+            x += width
+        canvas.setStrokeColor(GRID)
+        canvas.setLineWidth(0.4)
+        canvas.rect(self.left, bottom, total, height, stroke=1, fill=0)
+        x = self.left
+        for _, width in COLUMNS[:-1]:
+            x += width
+            canvas.line(x, bottom, x, self.y)
+        self.y = bottom
+
+
+def _running_header(register: CdRegister) -> Callable[[Canvas, BaseDocTemplate | None], None]:
     organisation = register.organisation
     title = "Controlled drugs register"
     drug = printable(register.drug_name)
     facts = printable(f"Strength: {register.strength} · Form: {register.form} · Quantities in {register.unit}")
     where = printable(f"{organisation.name}, {address_text(organisation.address_lines, organisation.postcode)}")
 
-    def draw(canvas: Canvas, document: BaseDocTemplate) -> None:
+    def draw(canvas: Canvas, document: BaseDocTemplate | None) -> None:
         width, height = PAGE_SIZE
         top = height - MARGIN
         canvas.saveState()
@@ -117,13 +160,14 @@ def render_cd_register(register: CdRegister) -> bytes:
     """The register as PDF bytes: A4 landscape, the column headings and the drug repeated on every page."""
     out = io.BytesIO()
     drug = f"{register.drug_name} ({register.strength}, {register.form})"
-    document = new_document(
-        out,
-        PAGE_SIZE,
-        f"Controlled drugs register: {printable(drug)}",
-        MARGIN,
-        top_margin=MARGIN + HEADER_HEIGHT,
-        on_page=_running_header(register),
+    canvas = new_page_numbered_canvas(
+        out, PAGE_SIZE, f"Controlled drugs register: {printable(drug)}", f"CD register: {drug}", MARGIN
     )
-    document.build([_table(register)], canvasmaker=page_numbered_canvas(f"CD register: {drug}", MARGIN))
+    sheet = _Sheet(canvas, register)
+    for entry in register.entries:
+        sheet.add(_wrapped(_cells(entry), FONT), CORRECTION_FILL if entry.kind is CdEntryKind.CORRECTION else None)
+    if not register.entries:
+        sheet.add([["No entries recorded."]] + [[""]] * (len(COLUMNS) - 1), None)
+    canvas.showPage()
+    canvas.save()
     return out.getvalue()

@@ -14,7 +14,16 @@ from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate
 from core.documents.fonts import BOLD, FONT, register_fonts
 from core.documents.text import printable, text_width, wrap
 
-__all__ = ["BOLD", "FONT", "MONO", "markup", "new_canvas", "new_document", "page_numbered_canvas"]
+__all__ = [
+    "BOLD",
+    "FONT",
+    "MONO",
+    "markup",
+    "new_canvas",
+    "new_document",
+    "new_page_numbered_canvas",
+    "page_numbered_canvas",
+]
 
 MONO = "Courier"  # only ever prints prescription ids (hex digits), which the standard font has
 FOOTER_Y = 7 * mm  # baseline of the page footer (of its last line, when it takes two)
@@ -66,6 +75,18 @@ class _PageNumberedCanvas(Canvas):  # type: ignore[misc]  # reportlab is untyped
 def page_numbered_canvas(footer: str, margin: float) -> Callable[..., Canvas]:
     """A platypus ``canvasmaker``: every page carries ``footer`` on the left and "Page n of m" on the right."""
     return partial(_PageNumberedCanvas, footer=footer, margin=margin)
+
+
+def new_page_numbered_canvas(
+    target: Any, page_size: tuple[float, float], title: str, footer: str, margin: float
+) -> Canvas:
+    """A canvas for documents drawn by hand, with the same metadata and "Page n of m" footers."""
+    register_fonts()
+    canvas = _PageNumberedCanvas(target, pagesize=page_size, invariant=1, footer=footer, margin=margin)
+    canvas.setTitle(title)
+    canvas.setAuthor("RxDesk")
+    canvas.setCreator("RxDesk")
+    return canvas
 
 
 def markup(text: str) -> str:
