@@ -30,8 +30,8 @@ from core.ids import new_id
 from core.outbox import enqueue
 from core.prescriptions.queries import load_detached
 from core.prescriptions.status import PrescriptionStatus, check_transition
-from core.rules.model import RuleResult
-from core.storage.models import Dispensing, DispensingLine, Prescription, PrescriptionItem, RuleOverride
+from core.rules.overrides import record_override
+from core.storage.models import Dispensing, DispensingLine, Prescription, PrescriptionItem
 from core.storage.pending_rows import queue_object
 from core.storage.raw import update_row
 from core.users.roles import Permission, require
@@ -95,7 +95,7 @@ def _write(
     enqueue(session, ctx, rx, "update")
     entries = _write_register(session, ctx, catalogue, plan, organisation_id, dispensing.id)
     for warning in plan.warnings:
-        _record_override(session, ctx, rx, warning, reasons[warning.key])
+        record_override(session, ctx, rx.id, warning, reasons[warning.key], "dispensing.override")
     record_event(
         session, ctx, "prescription.dispense", "prescription", rx.id,
         before={"status": before},
@@ -180,22 +180,3 @@ def _write_register(
         )  # fmt: skip
         entries.append(entry.id)
     return entries
-
-
-def _record_override(session: Session, ctx: ServiceContext, rx: Prescription, warning: RuleResult, reason: str) -> None:
-    override = RuleOverride(
-        id=new_id(),
-        prescription_id=rx.id,
-        item_id=warning.item_id,
-        rule=warning.rule,
-        message=warning.message,
-        reason=reason,
-        user_id=ctx.actor.user_id,
-        created_at=ctx.now(),
-    )
-    queue_object(session, override)
-    record_event(
-        session, ctx, "dispensing.override", "prescription", rx.id,
-        after={"rule": warning.rule, "item": warning.item_id, "warning": warning.message, "reason": reason},
-    )  # fmt: skip
-    enqueue(session, ctx, override)

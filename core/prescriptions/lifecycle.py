@@ -29,9 +29,7 @@ def cancel_prescription(ctx: ServiceContext, prescription_id: str, reason: str) 
         rx.cancel_reason = reason.strip()
         rx.updated_at = ctx.now()
         for owing in _open_owings(session, rx):
-            owing.status = "cancelled"
-            owing.updated_at = ctx.now()
-            enqueue(session, ctx, owing, "update")
+            _close_owing(session, ctx, owing, "cancelled")
         record_event(
             session, ctx, "prescription.cancel", "prescription", rx.id,
             before={"status": before}, after={"status": rx.status, "reason": rx.cancel_reason},
@@ -39,6 +37,13 @@ def cancel_prescription(ctx: ServiceContext, prescription_id: str, reason: str) 
         if before != PrescriptionStatus.DRAFT:  # drafts never reached the server
             enqueue(session, ctx, rx, "update")
     return rx
+
+
+def _close_owing(session: Session, ctx: ServiceContext, owing: Owing, status: str) -> None:
+    """An owing ends with its prescription (cancelled, expired), or alone when its own period is over."""
+    owing.status = status
+    owing.updated_at = ctx.now()
+    enqueue(session, ctx, owing, "update")
 
 
 def _open_owings(session: Session, rx: Prescription) -> list[Owing]:
@@ -59,13 +64,11 @@ def expire_prescriptions(ctx: ServiceContext) -> int:
     expired = 0
     with ctx.database.transaction() as session:
         for owing in session.execute(select(Owing).where(Owing.status == "open", Owing.expires_on < today)).scalars():
-            owing.status = "expired"
-            owing.updated_at = ctx.now()
+            _close_owing(session, ctx, owing, "expired")
             record_event(
                 session, ctx, "owing.expire", "owing", owing.id,
                 before={"status": "open"}, after={"status": "expired", "expires_on": owing.expires_on},
             )  # fmt: skip
-            enqueue(session, ctx, owing, "update")
         rows = session.execute(
             select(Prescription).where(
                 Prescription.status.in_([s.value for s in ACTIVE]), Prescription.valid_until < today
@@ -76,9 +79,7 @@ def expire_prescriptions(ctx: ServiceContext) -> int:
             rx.status = PrescriptionStatus.EXPIRED.value
             rx.updated_at = ctx.now()
             for owing in _open_owings(session, rx):
-                owing.status = "expired"
-                owing.updated_at = ctx.now()
-                enqueue(session, ctx, owing, "update")
+                _close_owing(session, ctx, owing, "expired")
             record_event(
                 session, ctx, "prescription.expire", "prescription", rx.id,
                 before={"status": before}, after={"status": rx.status, "valid_until": rx.valid_until},

@@ -22,9 +22,10 @@ from core.prescriptions.checks import gather_facts
 from core.prescriptions.queries import load_detached
 from core.prescriptions.status import PrescriptionStatus, check_transition
 from core.rules.model import MIN_OVERRIDE_REASON, Outcome, RuleResult, RulesNotSatisfied
+from core.rules.overrides import record_override
 from core.rules.prescribing import run_rules
 from core.rules.validity import valid_until
-from core.storage.models import Prescription, PrescriptionItem, RuleOverride
+from core.storage.models import Prescription, PrescriptionItem
 from core.storage.pending_rows import queue_object
 from core.storage.raw import update_row
 from core.tokens.costs import read_cost_table
@@ -122,7 +123,7 @@ def sign_verified(
         for issue, cost in zip(issues, issue_costs, strict=True):
             issue.token_cost = cost
         for warning in warnings:
-            _record_override(session, ctx, rx, warning, overrides[warning.key].strip())
+            record_override(session, ctx, rx.id, warning, overrides[warning.key].strip(), "prescription.override")
         _write_issues(session, issues)
         for issue in issues:
             record_event(
@@ -191,22 +192,3 @@ def _copy_item(item: PrescriptionItem, prescription_id: str) -> PrescriptionItem
     for name in _COPIED_ITEM_FIELDS:
         setattr(copy, name, getattr(item, name))
     return copy
-
-
-def _record_override(session: Session, ctx: ServiceContext, rx: Prescription, warning: RuleResult, reason: str) -> None:
-    override = RuleOverride(
-        id=new_id(),
-        prescription_id=rx.id,
-        item_id=warning.item_id,
-        rule=warning.rule,
-        message=warning.message,
-        reason=reason,
-        user_id=ctx.actor.user_id,
-        created_at=ctx.now(),
-    )
-    queue_object(session, override)
-    record_event(
-        session, ctx, "prescription.override", "prescription", rx.id,
-        after={"rule": warning.rule, "item": warning.item_id, "warning": warning.message, "reason": reason},
-    )  # fmt: skip
-    enqueue(session, ctx, override)
