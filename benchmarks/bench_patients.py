@@ -260,10 +260,10 @@ def main() -> None:
                 search_patients(ctx, text)  # warm the page cache as a running app has it
         samples = time_queries(ctx, mix)
         everything = [ms for values in samples.values() for ms in values]
-        print(f"search_patients ({sum(len(t) for t in mix.values())} queries x3): {summary(everything)}")
+        print(f"search_patients ({sum(len(t) for t in mix.values())} queries x3): {summary(everything, 'searches')}")
         print(f"  max {max(everything):.3f} ms; target p95 <= 20 ms")
         for kind, values in samples.items():
-            print(f"  {kind:<15} {summary(values)}")
+            print(f"  {kind:<15} {summary(values, 'searches')}")
         example = search_patients(ctx, "smi jo", limit=3)
         print("  e.g. 'smi jo' →", [f"{p.given_name} {p.family_name} {p.date_of_birth:%d/%m/%Y}" for p in example])
 

@@ -36,9 +36,9 @@ def describe_machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, {platform.system()}"
 
 
-def summary(samples_ms: list[float]) -> str:
+def summary(samples_ms: list[float], what: str = "lookups") -> str:
     return (
         f"p50 {percentile(samples_ms, 50):.3f} ms, p95 {percentile(samples_ms, 95):.3f} ms, "
         f"p99 {percentile(samples_ms, 99):.3f} ms, mean {statistics.fmean(samples_ms):.3f} ms "
-        f"over {len(samples_ms)} lookups"
+        f"over {len(samples_ms)} {what}"
     )

@@ -1,4 +1,4 @@
-"""Every benchmark of the replica, in turn: ``make bench``.
+"""Every benchmark, in turn: ``make bench``.
 
 Each runs in a fresh process, so one's memory (the release generator's, say) never counts in another's figures.
 """
@@ -10,6 +10,13 @@ import sys
 
 from benchmarks.common import full_release
 
+CLINICAL = (
+    ("signing a prescription", "benchmarks.bench_signing"),
+    ("dispensing with a CD register entry", "benchmarks.bench_dispensing"),
+    ("patient search and CSV import", "benchmarks.bench_patients"),
+    ("printed documents", "benchmarks.bench_documents"),
+)
+
 
 def main() -> None:
     release = full_release()
@@ -17,6 +24,9 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "benchmarks.bench_import", str(release)], check=True)
     print("\n== search and barcode lookup ==", flush=True)
     subprocess.run([sys.executable, "-m", "benchmarks.bench_search"], check=True)
+    for title, module in CLINICAL:
+        print(f"\n== {title} ==", flush=True)
+        subprocess.run([sys.executable, "-m", module], check=True)
 
 
 if __name__ == "__main__":
