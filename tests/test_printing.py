@@ -42,6 +42,8 @@ def test_signed_cd_prescription_prints_with_its_particulars(clinic: Clinic, demo
     patient = add_patient(clinic, given="Zoe", family="Brennan")
     rx = create_prescription(clinic.prescriber, patient.id)
     vmp = vmp_with_schedule(demo_catalogue, ("0002",))
+    add_item(clinic.prescriber, demo_catalogue, rx.id, vmp_with_schedule(demo_catalogue, None), dose="1 daily",
+             directions="One daily", quantity=28)  # fmt: skip
     item = add_item(clinic.prescriber, demo_catalogue, rx.id, vmp, dose="10mg every 12 hours",
                     directions="Take every 12 hours", quantity=56, days_supply=28)  # fmt: skip
     with pytest.raises(InvalidTransition, match="sign it first"):
@@ -51,7 +53,8 @@ def test_signed_cd_prescription_prints_with_its_particulars(clinic: Clinic, demo
         pdf = print_prescription(clinic.pharmacist, rx.id, size)  # type: ignore[arg-type]
         text = text_of(pdf)
         for expected in ("Riverside Surgery", "Dr Jane Smith", "GMC 1234567", "Zoe BRENNAN", "3 Park Row",
-                         item.product_name.split()[0], "fifty-six", "56", "10mg every 12 hours"):  # fmt: skip
+                         item.product_name.split()[0], "fifty-six", "56", "10mg every 12 hours",
+                         "Valid until: 02 Sep 2026", "CD items (Sch 2-4) valid until: 30 Mar 2026"):  # fmt: skip
             assert expected in text, expected
         assert rx.id in barcodes_of(pdf)
     with clinic.database.reader() as session:

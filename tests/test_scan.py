@@ -106,3 +106,15 @@ def test_scanning_needs_the_assemble_permission(clinic: Clinic, demo_catalogue: 
     for ctx in (clinic.prescriber, clinic.admin):
         with pytest.raises(PermissionDenied, match="scan and check packs"):
             verify_scan(ctx, demo_catalogue, item, gtin_of(demo_catalogue, vmp))
+
+
+def test_an_invalid_pack_record_warns(clinic: Clinic, demo_catalogue: Catalogue) -> None:
+    row = demo_catalogue.conn.execute(
+        "SELECT g.gtin, a.vpid, ap.nm FROM gtin g JOIN ampp ap ON ap.appid = g.amppid JOIN amp a ON a.apid = ap.apid "
+        "WHERE ap.invalid = 1 AND g.enddt IS NULL LIMIT 1"
+    ).fetchone()
+    assert row, "the demo catalogue has an invalid pack with a current barcode"
+    gtin, vpid, name = row
+    result = scan(clinic, demo_catalogue, item_of(demo_catalogue, str(vpid)), str(gtin))
+    assert result.outcome is Outcome.WARN and result.rule == "pack_invalid"
+    assert f"{name} is marked invalid in dm+d" in result.message

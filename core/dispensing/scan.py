@@ -27,6 +27,7 @@ RULE_INVALID = "gtin_invalid"
 RULE_UNKNOWN = "gtin_unknown"
 RULE_WRONG_PRODUCT = "gtin_wrong_product"
 RULE_END_DATED = "gtin_end_dated"
+RULE_INVALID_PACK = "pack_invalid"
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class _Pack:
     vmp_ids: frozenset[str]  # the VMP of its AMP and of its VMPP (normally one)
     quantity: Decimal | None
     unit: str | None
+    invalid: bool = False  # the pack's dm+d record is marked invalid
 
 
 def verify_scan(ctx: ServiceContext, catalogue: Catalogue, item: PrescriptionItem, gtin: str) -> ScanResult:
@@ -95,6 +97,9 @@ def check_pack(catalogue: Catalogue, item: PrescriptionItem, gtin: str) -> ScanR
             f"This barcode was end-dated on {uk_date(end)}: check the pack really is {pack.name} before supplying it."
         )
         return ScanResult(Outcome.WARN, message, RULE_END_DATED, item.id, gtin14, *_details(pack), end)
+    if pack.invalid:
+        message = f"{pack.name} is marked invalid in dm+d: check the pack before supplying it, or give a reason."
+        return ScanResult(Outcome.WARN, message, RULE_INVALID_PACK, item.id, gtin14, *_details(pack))
     return ScanResult(Outcome.ALLOW, f"{pack.name}{_size(pack)}.", RULE_OK, item.id, gtin14, *_details(pack))
 
 
@@ -110,7 +115,7 @@ def _details(pack: _Pack) -> tuple[str, str | None, Decimal | None, str | None]:
 
 def _pack(catalogue: Catalogue, match: GtinMatch) -> _Pack:
     row: sqlite3.Row | None = catalogue.conn.execute(
-        "SELECT ap.nm, ap.apid, a.vpid AS amp_vpid, vp.vpid AS vmpp_vpid, vp.qtyval, vp.qty_uomcd "
+        "SELECT ap.nm, ap.apid, ap.invalid, a.vpid AS amp_vpid, vp.vpid AS vmpp_vpid, vp.qtyval, vp.qty_uomcd "
         "FROM ampp ap LEFT JOIN amp a ON a.apid = ap.apid LEFT JOIN vmpp vp ON vp.vppid = ap.vppid "
         "WHERE ap.appid = ?",
         (match.ampp_id,),
@@ -120,7 +125,7 @@ def _pack(catalogue: Catalogue, match: GtinMatch) -> _Pack:
     vmp_ids = frozenset(str(v) for v in (row["amp_vpid"], row["vmpp_vpid"]) if v is not None)
     quantity = Decimal(str(row["qtyval"])).normalize() if row["qtyval"] is not None else None
     unit = catalogue.lookup("UNIT_OF_MEASURE", str(row["qty_uomcd"])) if row["qty_uomcd"] else None
-    return _Pack(match, row["nm"], str(row["apid"]), vmp_ids, quantity, unit)
+    return _Pack(match, row["nm"], str(row["apid"]), vmp_ids, quantity, unit, row["invalid"] == 1)
 
 
 def _matches(catalogue: Catalogue, item: PrescriptionItem, pack: _Pack) -> bool:

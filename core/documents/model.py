@@ -122,8 +122,9 @@ class PrescriptionDocument:
     items: tuple[PrescribedItem, ...]
     prescription_id: str
     signed_at: datetime
-    valid_until: date
+    valid_until: date  # the last day any item may be supplied
     repeat: RepeatIssue | None = None
+    cd_valid_until: date | None = None  # earlier last day of its Schedule 2-4 items (28 days), when it has some
 
     def __post_init__(self) -> None:
         require_prescription_id(self.prescription_id)

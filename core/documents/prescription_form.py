@@ -186,6 +186,11 @@ def _closing(prescription: PrescriptionDocument, styles: _Styles, width: float) 
         Spacer(1, 2 * mm),
         Paragraph(f"<b>Date signed:</b> {format_date(prescription.signed_at.date())}", styles.body),
         Paragraph(f"<b>Valid until:</b> {format_date(prescription.valid_until)}", styles.body),
+        *(
+            [Paragraph(f"<b>CD items (Sch 2-4) valid until:</b> {format_date(cd_until)}", styles.body)]
+            if (cd_until := prescription.cd_valid_until) and cd_until != prescription.valid_until
+            else []
+        ),
         Spacer(1, 3 * mm),
         linear,
         Paragraph(pid, ParagraphStyle("id", parent=styles.body, fontName=MONO, leftIndent=linear.lquiet)),

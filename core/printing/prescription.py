@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy.orm import Session
 
 from core.audit.log import record_event
@@ -12,6 +14,7 @@ from core.errors import InvalidTransition, ValidationError
 from core.prescriptions.queries import get_prescription
 from core.prescriptions.status import PrescriptionStatus
 from core.printing.details import organisation_details, patient_details, prescriber_details
+from core.rules.validity import earliest_item_expiry
 from core.storage.models import Organisation, Patient, Prescription, User
 from core.users.roles import Permission, require
 
@@ -44,7 +47,15 @@ def prescription_document(session: Session, rx: Prescription) -> PrescriptionDoc
         signed_at=rx.signed_at,
         valid_until=rx.valid_until,
         repeat=repeat,
+        cd_valid_until=_cd_valid_until(rx),
     )
+
+
+def _cd_valid_until(rx: Prescription) -> date | None:
+    schedules: list[int | None] = [item.cd_schedule for item in rx.items if item.cd_schedule in (2, 3, 4)]
+    if not schedules or rx.appropriate_date is None:
+        return None
+    return earliest_item_expiry(rx.appropriate_date, schedules)
 
 
 def print_prescription(ctx: ServiceContext, prescription_id: str, page_size: PageSize = "A5") -> bytes:
