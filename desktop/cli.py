@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -27,7 +26,8 @@ from core.dmd.replica import import_release
 from core.errors import RxDeskError
 from core.paths import data_dir, replica_path
 from desktop.cli_admin import add_admin_commands
-from desktop.cli_common import CommandError, signed_in, stderr, stdout
+from desktop.cli_clinical import add_clinical_commands
+from desktop.cli_common import CommandError, open_catalogue, print_json, signed_in, stderr, stdout
 
 if TYPE_CHECKING:
     pass
@@ -106,7 +106,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_patient_search)
-    add_admin_commands(groups, common, signed_in_parser)
+    prescription = add_admin_commands(groups, common, signed_in_parser)
+    add_clinical_commands(groups, signed_in_parser, prescription)
     return parser
 
 
@@ -130,16 +131,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _one_line(exc: BaseException) -> str:
     text = str(exc) or exc.__class__.__name__
     return " ".join(text.split())
-
-
-def _print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
-
-
-@contextmanager
-def _open_catalogue(args: argparse.Namespace) -> Iterator[Catalogue]:
-    with Catalogue(replica_path(data_dir(args.data_dir))) as catalogue:
-        yield catalogue
 
 
 @contextmanager
@@ -183,11 +174,11 @@ def _report_build(result: BuildResult, headline: str | None = None) -> None:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    with _open_catalogue(args) as cat:
+    with open_catalogue(args) as cat:
         info = cat.release()
         counts = cat.counts()
     if args.json:
-        _print_json({"release": info.as_dict(), "counts": counts})
+        print_json({"release": info.as_dict(), "counts": counts})
         return 0
     table = Table(title="dm+d catalogue", show_header=False)
     for key, value in info.as_dict().items():
@@ -201,10 +192,10 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise CommandError("--limit must be at least 1.")
-    with _open_catalogue(args) as cat:
+    with open_catalogue(args) as cat:
         hits = cat.search(args.text, limit=args.limit, include_hidden=args.all)
     if args.json:
-        _print_json([h.as_dict() for h in hits])
+        print_json([h.as_dict() for h in hits])
         return 0
     if not hits:
         stdout.print(f"No medicines match {args.text!r}.", markup=False)
@@ -217,10 +208,10 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    with _open_catalogue(args) as cat:
+    with open_catalogue(args) as cat:
         detail = cat.product_detail(args.id)
     if args.json:
-        _print_json(detail)
+        print_json(detail)
         return 0
     for line in detail_lines(detail):
         stdout.print(line, markup=False)
@@ -228,10 +219,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_gtin(args: argparse.Namespace) -> int:
-    with _open_catalogue(args) as cat:
+    with open_catalogue(args) as cat:
         matches = cat.find_gtin(args.code)
     if args.json:
-        _print_json([m.as_dict() for m in matches])
+        print_json([m.as_dict() for m in matches])
         return 0
     if not matches:
         stdout.print(f"No pack in the catalogue has the barcode {args.code}.", markup=False)
@@ -357,7 +348,7 @@ def cmd_patient_search(args: argparse.Namespace) -> int:
         except RxDeskError as exc:
             raise CommandError(str(exc)) from exc
     if args.json:
-        _print_json(
+        print_json(
             [
                 {
                     "id": p.id,

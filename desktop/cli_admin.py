@@ -19,7 +19,9 @@ from rich.table import Table
 from desktop.cli_common import CommandError, signed_in, stdout
 
 
-def add_admin_commands(groups: Any, common: argparse.ArgumentParser, with_user: argparse.ArgumentParser) -> None:
+def add_admin_commands(groups: Any, common: argparse.ArgumentParser, with_user: argparse.ArgumentParser) -> Any:
+    """Adds the commands; returns the ``prescription`` subparsers for the clinical commands to join."""
+
     def command(group: Any, name: str, handler: Callable[[argparse.Namespace], int], help_text: str) -> Any:
         p = group.add_parser(name, parents=[with_user], help=help_text)
         p.set_defaults(handler=handler)
@@ -60,6 +62,7 @@ def add_admin_commands(groups: Any, common: argparse.ArgumentParser, with_user: 
     p.add_argument("prescription_id")
     p.add_argument("--size", choices=["A5", "A4"], default="A5")
     p.add_argument("--out", type=Path, required=True)
+    return rx
 
 
 def _secret(env: str, prompt: str) -> str:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import socket
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
+from core.dmd.catalogue import Catalogue
 from core.errors import RxDeskError
-from core.paths import data_dir
+from core.paths import data_dir, replica_path
 
 if TYPE_CHECKING:
     from core.context import ServiceContext  # SQLAlchemy loads only when a command signs in
@@ -54,3 +57,13 @@ def signed_in(args: argparse.Namespace) -> Iterator[ServiceContext]:
         yield ctx
     finally:
         database.close()
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+@contextmanager
+def open_catalogue(args: argparse.Namespace) -> Iterator[Catalogue]:
+    with Catalogue(replica_path(data_dir(args.data_dir))) as catalogue:
+        yield catalogue
