@@ -26,7 +26,7 @@ from core.dmd.replica import import_release
 from core.errors import RxDeskError
 from core.paths import data_dir, replica_path
 from desktop.cli_admin import add_admin_commands
-from desktop.cli_clinical import add_clinical_commands
+from desktop.cli_clinical import add_clinical_commands, add_patient_commands
 from desktop.cli_common import CommandError, open_catalogue, print_json, signed_in, stderr, stdout
 
 if TYPE_CHECKING:
@@ -106,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_patient_search)
+    add_patient_commands(patient, signed_in_parser)
     prescription = add_admin_commands(groups, common, signed_in_parser)
     add_clinical_commands(groups, signed_in_parser, prescription)
     return parser

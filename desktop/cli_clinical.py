@@ -67,6 +67,52 @@ def add_clinical_commands(groups: Any, with_user: argparse.ArgumentParser, rx: A
     p.add_argument("--out", type=Path, required=True)
 
 
+def add_patient_commands(patient: Any, with_user: argparse.ArgumentParser) -> None:
+    """``patient add`` and ``patient allergy`` join the ``patient`` subparsers (import and search live in cli.py)."""
+    p = patient.add_parser("add", parents=[with_user], help="register a patient (prints the id)")
+    p.add_argument("--given", required=True)
+    p.add_argument("--family", required=True)
+    p.add_argument("--born", required=True, help="date of birth, YYYY-MM-DD or DD/MM/YYYY")
+    for option in ("--nhs-number", "--title", "--sex", "--address", "--postcode", "--phone", "--email"):
+        p.add_argument(option)
+    p.add_argument("--not-a-duplicate", action="store_true", help="confirm a patient with the same name and birth")
+    p.set_defaults(handler=cmd_patient_add)
+    p = patient.add_parser("allergy", parents=[with_user], help="record an allergy or intolerance")
+    p.add_argument("patient_id")
+    p.add_argument("substance_id", help="dm+d id of the ingredient or VTM")
+    p.add_argument("--kind", choices=["allergy", "intolerance"], default="allergy")
+    p.add_argument("--severity", choices=["mild", "moderate", "severe"], required=True)
+    p.add_argument("--reaction", required=True)
+    p.set_defaults(handler=cmd_patient_allergy)
+
+
+def cmd_patient_add(args: argparse.Namespace) -> int:
+    from core.patients.csv_import import parse_date
+    from core.patients.records import PatientDetails, create_patient
+
+    born = parse_date(args.born)  # a FieldError (one line) when it is not a date
+    details = PatientDetails(
+        given_name=args.given, family_name=args.family, date_of_birth=born, nhs_number=args.nhs_number,
+        title=args.title, sex=args.sex, address=args.address, postcode=args.postcode, phone=args.phone,
+        email=args.email,
+    )  # fmt: skip
+    with signed_in(args) as ctx:
+        patient = create_patient(ctx, details, confirm_possible_duplicate=args.not_a_duplicate)
+    stdout.print(patient.id, markup=False)
+    return 0
+
+
+def cmd_patient_allergy(args: argparse.Namespace) -> int:
+    from core.patients.allergies import record_allergy
+
+    with signed_in(args) as ctx, open_catalogue(args) as catalogue:
+        allergy = record_allergy(
+            ctx, args.patient_id, catalogue, args.substance_id, args.kind, args.reaction, args.severity
+        )
+    stdout.print(f"Recorded: {allergy.kind} to {allergy.substance_name} ({allergy.severity}).", markup=False)
+    return 0
+
+
 def _overrides(pairs: list[str]) -> dict[str, str]:
     overrides = {}
     for pair in pairs:

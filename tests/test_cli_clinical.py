@@ -89,3 +89,23 @@ def test_refusals_are_one_line_each(
     assert code == 1 and "PIN is not right" in err
     code, _, err = run(capsys, home, "pharm", "dispense", rx_id, "no-equals-sign")
     assert code == 1 and "ITEM_ID=QUANTITY" in err
+
+
+def test_register_a_patient_and_an_allergy(
+    home: Path, demo_catalogue: Catalogue, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["patient", "add", "--given", "Ewan", "--family", "Ross", "--born", "12/03/1980",
+            "--nhs-number", "401 023 2137", "--postcode", "ls1 4ap"]  # fmt: skip
+    code, out, _ = run(capsys, home, "drsmith", *args)
+    assert code == 0
+    patient_id = out.strip()
+    code, _, err = run(capsys, home, "drsmith", *args)
+    assert code == 1 and "already on file" in err
+    isid = demo_catalogue.conn.execute("SELECT isid FROM ing WHERE invalid IS NULL LIMIT 1").fetchone()[0]
+    code, out, _ = run(capsys, home, "drsmith", "patient", "allergy", patient_id, str(isid), "--severity", "severe",
+                       "--reaction", "anaphylaxis")  # fmt: skip
+    assert code == 0 and "Recorded: allergy to" in out
+    code, _, err = run(
+        capsys, home, "drsmith", "patient", "add", "--given", "A", "--family", "B", "--born", "31/02/1990"
+    )
+    assert code == 1 and "not a date in the calendar" in err
