@@ -87,7 +87,7 @@ def add_patient_commands(patient: Any, with_user: argparse.ArgumentParser) -> No
 
 
 def cmd_patient_add(args: argparse.Namespace) -> int:
-    from core.patients.csv_import import parse_date
+    from core.patients.csv_format import parse_date
     from core.patients.records import PatientDetails, create_patient
 
     born = parse_date(args.born)  # a FieldError (one line) when it is not a date

@@ -13,15 +13,9 @@ Duplicate checks are done per batch in two indexed queries, against the database
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
-import json
-import re
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -33,287 +27,32 @@ from core.context import ServiceContext
 from core.errors import ValidationError
 from core.ids import new_id
 from core.outbox import enqueue, row_payload
-from core.patients.records import (
-    FIELD_LABELS,
-    DuplicateCandidate,
-    FieldError,
-    PatientDetails,
-    name_key,
-    new_patient_row,
+from core.patients.csv_format import (
+    FIELDS,
+    ColumnMapping,
+    decode_bytes,
+    parse_date,
+    resolve_columns,
+    sniff_delimiter,
 )
+from core.patients.csv_format import records as _records
+from core.patients.import_report import ImportReport, ImportRow, RowOutcome
+from core.patients.records import DuplicateCandidate, FieldError, PatientDetails, name_key, new_patient_row
 from core.storage.models import Patient
 from core.users.roles import Permission, require
 from core.validation.nhs_number import format_nhs_number
 
+__all__ = [
+    "BATCH_SIZE",
+    "ColumnMapping",
+    "ImportReport",
+    "ImportRow",
+    "RowOutcome",
+    "import_patients_csv",
+    "parse_date",
+]
+
 BATCH_SIZE = 500
-FIELDS = tuple(FIELD_LABELS)  # nhs_number, title, given_name, family_name, date_of_birth, sex, address, ...
-REQUIRED_FIELDS = ("given_name", "family_name", "date_of_birth")
-DELIMITERS = (",", ";", "\t")
-
-# Headers recognised without a mapping, compared with case, spaces and punctuation removed.
-HEADER_NAMES: dict[str, tuple[str, ...]] = {
-    "nhs_number": ("nhsnumber", "nhsno", "nhs", "nhsnum"),
-    "title": ("title", "prefix"),
-    "given_name": ("givenname", "firstname", "forename", "forenames", "givennames", "firstnames", "first"),
-    "family_name": ("familyname", "surname", "lastname", "last"),
-    "date_of_birth": ("dateofbirth", "dob", "birthdate", "born"),
-    "sex": ("sex", "gender"),
-    "address": ("address", "fulladdress", "homeaddress"),
-    "postcode": ("postcode", "postalcode", "post"),
-    "phone": ("phone", "telephone", "tel", "phonenumber", "telephonenumber", "mobile", "mobilenumber"),
-    "email": ("email", "emailaddress"),
-}
-_ADDRESS_LINE = re.compile(r"(?:address|addr)(?:line)?([1-9])")
-
-_DMY = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?: [0-9:.]*)?")
-_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ][0-9:.]*)?")
-
-
-def header_key(text: str) -> str:
-    return "".join(ch for ch in text.casefold() if ch.isalnum())
-
-
-class RowOutcome(StrEnum):
-    IMPORTED = "imported"
-    DUPLICATE = "duplicate"  # the same NHS number is on file, or earlier in the file
-    POSSIBLE_DUPLICATE = "possible duplicate"  # the same name and date of birth
-    REJECTED = "rejected"  # the row is invalid: the message says why
-
-
-@dataclass(frozen=True)
-class ImportRow:
-    line: int  # the line of the file where the row starts (the header is line 1 when it is the first line)
-    outcome: RowOutcome
-    message: str
-    name: str = ""
-    patient_id: str | None = None  # the patient created, or the one on file it duplicates
-
-
-@dataclass
-class ImportReport:
-    source: Path
-    encoding: str
-    delimiter: str
-    columns: dict[str, str]  # field → the header(s) it was read from
-    rows: list[ImportRow] = field(default_factory=list)
-
-    def count(self, outcome: RowOutcome) -> int:
-        return sum(1 for r in self.rows if r.outcome is outcome)
-
-    @property
-    def imported(self) -> int:
-        return self.count(RowOutcome.IMPORTED)
-
-    @property
-    def duplicates(self) -> int:
-        return self.count(RowOutcome.DUPLICATE)
-
-    @property
-    def possible_duplicates(self) -> int:
-        return self.count(RowOutcome.POSSIBLE_DUPLICATE)
-
-    @property
-    def rejected(self) -> int:
-        return self.count(RowOutcome.REJECTED)
-
-    @property
-    def skipped(self) -> int:
-        return self.duplicates + self.possible_duplicates
-
-    def rows_with(self, outcome: RowOutcome) -> list[ImportRow]:
-        return [r for r in self.rows if r.outcome is outcome]
-
-    def write_csv(self, path: Path) -> None:
-        """The report as CSV (UTF-8 with a BOM, so Excel reads accents): line, outcome, name, patient id, message."""
-        with path.open("w", encoding="utf-8-sig", newline="") as out:
-            writer = csv.writer(out)
-            writer.writerow(["line", "outcome", "name", "patient_id", "message"])
-            for r in self.rows:
-                writer.writerow(
-                    [r.line, r.outcome.value, _safe_cell(r.name), r.patient_id or "", _safe_cell(r.message)]
-                )
-
-
-def _safe_cell(text: str) -> str:
-    """Text from the imported file must not run as a formula when the report is opened in a spreadsheet."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-# -- column mapping --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ColumnMapping:
-    """Which CSV column holds which field, where the headers are not recognised by themselves.
-
-    JSON: ``{"given_name": "Forename", "address": ["Addr 1", "Addr 2"], "phone": null}``: a header, a list of
-    headers (address lines, joined), or null to ignore a column that would be recognised. Fields not named are
-    still recognised from the headers.
-    """
-
-    columns: Mapping[str, tuple[str, ...]]
-
-    @classmethod
-    def from_dict(cls, data: object, source: str = "The column mapping") -> ColumnMapping:
-        if not isinstance(data, dict):
-            raise ValidationError(f'{source} must be a JSON object such as {{"given_name": "Forename"}}.')
-        unknown = [str(k) for k in data if k not in FIELDS]
-        if unknown:
-            raise ValidationError(
-                f"{source} names unknown field(s) {', '.join(unknown)}; the fields are {', '.join(FIELDS)}."
-            )
-        columns: dict[str, tuple[str, ...]] = {}
-        for name, value in data.items():
-            if value is None:
-                columns[name] = ()
-            elif isinstance(value, str) and value.strip():
-                columns[name] = (value,)
-            elif isinstance(value, list) and value and all(isinstance(v, str) and v.strip() for v in value):
-                if name != "address" and len(value) > 1:
-                    raise ValidationError(f"{source}: only the address may be read from several columns.")
-                columns[name] = tuple(value)
-            else:
-                raise ValidationError(f"{source}: {name} must be a column header, a list of headers, or null.")
-        return cls(columns)
-
-    @classmethod
-    def from_json(cls, path: Path) -> ColumnMapping:
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except OSError as exc:
-            raise ValidationError(f"{path}: the mapping file cannot be read ({exc.strerror or exc}).") from None
-        except UnicodeDecodeError:
-            raise ValidationError(f"{path}: the mapping file is not UTF-8 text.") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(
-                f"{path}: the mapping file is not valid JSON ({exc.msg}, line {exc.lineno})."
-            ) from None
-        return cls.from_dict(data, f"The mapping file {path.name}")
-
-
-def resolve_columns(header: list[str], mapping: ColumnMapping | None) -> dict[str, list[int]]:
-    """Field → column indexes. Raises ValidationError for a mapped header that is missing or a required field
-    that no column holds."""
-    keys = [header_key(h) for h in header]
-    first: dict[str, int] = {}
-    for index, key in enumerate(keys):
-        if key:
-            first.setdefault(key, index)
-    resolved: dict[str, list[int]] = {}
-    explicit = mapping.columns if mapping else {}
-    for name, headers in explicit.items():
-        indexes = []
-        for h in headers:
-            if header_key(h) not in first:
-                shown = ", ".join(repr(x) for x in header if x.strip())
-                raise ValidationError(
-                    f"The mapping names the column {h!r} for {name}, but the CSV header has no such column "
-                    f"(it has {shown})."
-                )
-            indexes.append(first[header_key(h)])
-        if indexes:
-            resolved[name] = indexes
-    taken = {i for indexes in resolved.values() for i in indexes}
-    for name, synonyms in HEADER_NAMES.items():
-        if name in explicit:
-            continue
-        found = next((first[s] for s in synonyms if s in first and first[s] not in taken), None)
-        if found is not None:
-            resolved[name] = [found]
-            taken.add(found)
-    if "address" not in explicit and "address" not in resolved:
-        lines = sorted(
-            (int(m.group(1)), i)
-            for i, key in enumerate(keys)
-            if (m := _ADDRESS_LINE.fullmatch(key)) and i not in taken and first.get(key) == i
-        )
-        if lines:
-            resolved["address"] = [i for _, i in lines]
-    missing = [name for name in REQUIRED_FIELDS if name not in resolved]
-    if missing:
-        labels = ", ".join(FIELD_LABELS[name].lower() for name in missing)
-        raise ValidationError(
-            f"The CSV has no column for the {labels} (looked for headers such as "
-            f"{', '.join(_examples(name) for name in missing)}): name the columns in a mapping file."
-        )
-    return resolved
-
-
-def _examples(name: str) -> str:
-    return {
-        "given_name": "'First name' or 'Forename'",
-        "family_name": "'Surname' or 'Last name'",
-        "date_of_birth": "'DOB' or 'Date of birth'",
-    }[name]
-
-
-# -- reading ---------------------------------------------------------------------------------------------
-
-
-def decode_bytes(data: bytes) -> tuple[str, str]:
-    """(text, encoding name): BOMs honoured; UTF-8, else Windows-1252 (what Excel writes), else Latin-1."""
-    if data.startswith(codecs.BOM_UTF8):
-        try:
-            return data[len(codecs.BOM_UTF8) :].decode("utf-8"), "UTF-8 (BOM)"
-        except UnicodeDecodeError:
-            pass
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return data.decode("utf-16"), "UTF-16"
-        except UnicodeDecodeError:
-            pass
-    try:
-        return data.decode("utf-8"), "UTF-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252"), "Windows-1252"
-    except UnicodeDecodeError:
-        return data.decode("latin-1"), "Latin-1"
-
-
-def sniff_delimiter(text: str) -> str:
-    """The delimiter used most in the first line that has any text, quoted text ignored; a comma by default."""
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    unquoted = re.sub(r'"[^"]*"', "", first)
-    counts = {d: unquoted.count(d) for d in DELIMITERS}
-    best = max(DELIMITERS, key=lambda d: counts[d])
-    return best if counts[best] else ","
-
-
-def _records(text: str, delimiter: str) -> Iterator[tuple[int, list[str] | None, str | None]]:
-    """(start line, cells or None, error): blank lines left out; a row csv cannot read comes with its error."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    previous = 0
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield previous + 1, None, f"the row cannot be read as CSV ({exc})."
-            previous = reader.line_num
-            continue
-        start, previous = previous + 1, reader.line_num
-        if any(cell.strip() for cell in cells):
-            yield start, cells, None
-
-
-def parse_date(text: str) -> date:
-    """dd/mm/yyyy, d/m/yyyy (also with dots or dashes) or yyyy-mm-dd; a time after the date is ignored."""
-    value = text.strip()
-    if m := _DMY.fullmatch(value):
-        day, month, year = (int(g) for g in m.groups())
-    elif m := _ISO.fullmatch(value):
-        year, month, day = (int(g) for g in m.groups())
-    else:
-        raise FieldError("date_of_birth", f"{value} is not a date: use dd/mm/yyyy or yyyy-mm-dd.")
-    try:
-        return date(year, month, day)
-    except ValueError:
-        raise FieldError("date_of_birth", f"{value} is not a date in the calendar (day/month/year).") from None
 
 
 def _details(cells: list[str], columns: dict[str, list[int]]) -> PatientDetails:
