@@ -57,7 +57,7 @@ bench: venv
 	$(BIN)/python -m benchmarks.run_all
 
 dist: venv
-	$(BIN)/python -m pip install --quiet '.[dist]'
+	$(BIN)/python -m pip install --quiet -e '.[dist]'
 	$(BIN)/pyinstaller --noconfirm build.spec
 
 # Screenshots of the real window under Xvfb, on a catalogue built from the bundled demo release.

@@ -32,6 +32,15 @@ def add_admin_commands(groups: Any, common: argparse.ArgumentParser, with_user: 
     p.add_argument("--full-name", required=True)
     p.set_defaults(handler=cmd_setup)
 
+    org = groups.add_parser("organisation", help="clinics and pharmacies").add_subparsers(dest="command")
+    org.required = True
+    p = command(org, "add", cmd_organisation_add, "add a clinic or a pharmacy (admins only; prints its id)")
+    p.add_argument("--kind", required=True, choices=["clinic", "pharmacy"])
+    p.add_argument("--name", required=True)
+    p.add_argument("--address", required=True, help="lines separated by commas or newlines")
+    p.add_argument("--postcode", required=True)
+    p.add_argument("--phone", required=True)
+
     user = groups.add_parser("user", help="users and roles").add_subparsers(dest="command")
     user.required = True
     p = command(user, "add", cmd_user_add, "add a user (admins only); their password from $RXDESK_NEW_PASSWORD")
@@ -50,6 +59,14 @@ def add_admin_commands(groups: Any, common: argparse.ArgumentParser, with_user: 
     tokens.required = True
     p = command(tokens, "balance", cmd_tokens_balance, "balances of every token account")
     p.add_argument("--json", action="store_true")
+    p = command(tokens, "account", cmd_tokens_account, "open a token account for an organisation or a prescriber")
+    p.add_argument("owner_id", help="the organisation's or the user's id")
+    p.add_argument("--owner", choices=["organisation", "user"], default="organisation")
+    p.add_argument("--overdraft", type=int, default=0, help="tokens the balance may go below zero")
+    p = command(tokens, "credit", cmd_tokens_credit, "credit tokens paid outside the app")
+    p.add_argument("account_id")
+    p.add_argument("amount", type=int)
+    p.add_argument("--description", required=True)
     p = command(tokens, "statement", cmd_tokens_statement, "a token statement as PDF")
     p.add_argument("account_id")
     p.add_argument("--from", dest="first_day", type=date.fromisoformat, required=True, help="YYYY-MM-DD")
@@ -88,6 +105,35 @@ def cmd_setup(args: argparse.Namespace) -> int:
     finally:
         database.close()
     stdout.print(f"Admin {args.admin} created.", markup=False)
+    return 0
+
+
+def cmd_organisation_add(args: argparse.Namespace) -> int:
+    from core.storage.models.organisation import OrganisationKind
+    from core.users.service import create_organisation
+
+    address = "\n".join(part.strip() for part in args.address.replace(",", "\n").splitlines() if part.strip())
+    with signed_in(args) as ctx:
+        org = create_organisation(ctx, OrganisationKind(args.kind), args.name, address, args.postcode, args.phone)
+    stdout.print(org.id, markup=False)
+    return 0
+
+
+def cmd_tokens_account(args: argparse.Namespace) -> int:
+    from core.tokens.ledger import create_account
+
+    with signed_in(args) as ctx:
+        account = create_account(ctx, args.owner, args.owner_id, overdraft_limit=args.overdraft)
+    stdout.print(account.id, markup=False)
+    return 0
+
+
+def cmd_tokens_credit(args: argparse.Namespace) -> int:
+    from core.tokens.ledger import add_credit
+
+    with signed_in(args) as ctx:
+        add_credit(ctx, args.account_id, args.amount, args.description)
+    stdout.print(f"Credited {args.amount} tokens.", markup=False)
     return 0
 
 

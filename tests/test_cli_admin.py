@@ -84,3 +84,25 @@ def test_tokens_balance_and_statement(home: Path, tmp_path: Path, capsys: pytest
     code, _, err = run(capsys, "prescription", "print", "0" * 32, "--out", str(pdf), "--data-dir", str(home),
                        "--user", "pharm")  # fmt: skip
     assert code == 1 and "No prescription" in err
+
+
+def test_a_new_installation_from_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RXDESK_PASSWORD", PASSWORD)
+    data = ["--data-dir", str(tmp_path / "new")]
+    admin = [*data, "--user", "boss"]
+    assert run(capsys, "setup", "--admin", "boss", "--full-name", "The Boss", *data)[0] == 0
+    details = ["--name", "Hill Surgery", "--address", "4 Hill Rd, York", "--postcode", "YO1 7HH"]
+    details += ["--phone", "01904 000000"]
+    code, out, _ = run(capsys, "organisation", "add", "--kind", "clinic", *details, *admin)
+    assert code == 0
+    org_id = out.strip()
+    code, out, _ = run(capsys, "tokens", "account", org_id, "--overdraft", "20", *admin)
+    account_id = out.strip()
+    assert run(capsys, "tokens", "credit", account_id, "250", "--description", "Cheque 0042", *admin)[0] == 0
+    code, out, _ = run(capsys, "tokens", "balance", "--json", *admin)
+    [account] = json.loads(out)
+    assert (account["name"], account["available"], account["overdraft_limit"]) == ("Hill Surgery", 250, 20)
+    code, _, err = run(capsys, "tokens", "credit", account_id, "-5", "--description", "x", *admin)
+    assert code == 1 and "positive" in err
