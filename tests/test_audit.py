@@ -71,3 +71,14 @@ def test_rehashed_event_still_breaks_the_next_link(clinic: Clinic) -> None:
     _tamper(clinic, f"UPDATE audit_event SET hash = '{'f' * 64}' WHERE seq = {events[1].seq}")
     with clinic.database.reader() as session:
         assert verify_chain(session).first_broken_seq == events[1].seq
+
+
+def test_a_clock_in_uk_summer_time_still_verifies(clinic: Clinic) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    clinic.admin.clock = lambda: datetime(2026, 7, 1, 0, 30, tzinfo=ZoneInfo("Europe/London"))
+    account = create_account(clinic.admin, "organisation", clinic.clinic.id)
+    add_credit(clinic.admin, account.id, 5, "Summer top-up")
+    with clinic.database.reader() as session:
+        assert verify_chain(session).intact

@@ -259,7 +259,10 @@ def test_mixed_prescription_each_item_keeps_its_own_validity(
     owings = {o.item_id: o.status for o in owings_of(clinic.pharmacist, rx.id, include_closed=True)}
     assert owings == {cd_item.id: "expired", plain_item.id: "open"}
     done = dispense_items(clinic.pharmacist, demo_catalogue, rx.id, [SupplyLine(plain_item.id, 14)])
-    assert done.prescription_status == "partially dispensed"  # the expired CD item was never supplied
+    # Nothing more can be supplied: the CD item lapsed (no new owing is opened for it), the rest is supplied.
+    assert done.prescription_status == "dispensed" and done.owings == ()
+    statuses = {i.id: i.status for i in reload(clinic, rx.id).items}
+    assert statuses == {cd_item.id: "expired", plain_item.id: "supplied"}
 
 
 def test_cd_item_never_supplied_cannot_be_after_28_days(
@@ -270,7 +273,8 @@ def test_cd_item_never_supplied_cannot_be_after_28_days(
     clinic.clock.advance(days=29)
     with pytest.raises(InvalidTransition, match=r"valid until 30/03/2026 \(Schedule 2, 3 and 4"):
         dispense_items(clinic.pharmacist, demo_catalogue, rx.id, [SupplyLine(rx.items[0].id, 28)])
-    assert dispense_items(clinic.pharmacist, demo_catalogue, rx.id, [SupplyLine(rx.items[1].id, 28)]).lines
+    result = dispense_items(clinic.pharmacist, demo_catalogue, rx.id, [SupplyLine(rx.items[1].id, 28)])
+    assert result.prescription_status == "dispensed" and result.owings == ()  # the CD item is not owed: it lapsed
 
 
 def test_not_before_the_start_date(clinic: Clinic, demo_catalogue: Catalogue, patient: Patient) -> None:

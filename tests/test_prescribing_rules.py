@@ -257,3 +257,25 @@ def test_today_is_the_uk_date_not_the_utc_one(clinic: Clinic) -> None:
     assert clinic.prescriber.today() == date(2026, 7, 2)
     clinic.clock.current = datetime(2026, 1, 1, 23, 30, tzinfo=UTC)  # GMT in winter
     assert clinic.prescriber.today() == date(2026, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("words", "quantity", "unit", "matches"),
+    [
+        ("twenty-eight (28) tablets", 28, "tablet", True),
+        ("Twenty eight tablets", 28, "tablet", True),
+        ("one hundred and twelve (112) capsules", 112, "capsule", True),
+        ("one hundred twelve", 112, "capsule", True),
+        ("two point five (2.5) ml", "2.5", "ml", True),
+        ("twenty-eight (28) tablets", 20, "tablet", False),  # words of another number
+        ("one hundred tablets", 1, "tablet", False),
+        ("sixty", 6, "tablet", False),
+        ("twenty-eight (20) tablets", 28, "tablet", False),  # the figure in brackets disagrees
+        ("twenty-eight (x) tablets", 28, "tablet", False),
+        ("28 tablets", 28, "tablet", False),  # figures only
+    ],
+)
+def test_quantity_words_must_say_exactly_the_quantity(
+    words: str, quantity: int | str, unit: str, matches: bool
+) -> None:
+    assert words_match(words, Decimal(str(quantity)), unit) is matches

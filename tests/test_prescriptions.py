@@ -140,13 +140,17 @@ def test_signing_writes_status_debit_audit_and_outbox_together(clinic: Clinic, d
         assert json.loads(queued.payload)["status"] == "signed"
 
 
-def test_wrong_pin_writes_nothing(clinic: Clinic, demo_catalogue: Catalogue) -> None:
+def test_wrong_pin_signs_nothing_and_is_audited(clinic: Clinic, demo_catalogue: Catalogue) -> None:
     fund_clinic(clinic)
     rx_id = draft(clinic, demo_catalogue)
     before = counts(clinic)
     with pytest.raises(SignInFailed, match="PIN"):
         sign_prescription(clinic.prescriber, demo_catalogue, rx_id, "0000")
-    assert counts(clinic) == before
+    after = counts(clinic)
+    assert after["audit_event"] == before["audit_event"] + 1  # the failed attempt, nothing else
+    assert {k: v for k, v in after.items() if k not in ("audit_event", "outbox")} == {
+        k: v for k, v in before.items() if k not in ("audit_event", "outbox")
+    }
     with clinic.database.reader() as session:
         assert get_prescription(session, rx_id).status == PrescriptionStatus.DRAFT
 
@@ -371,3 +375,15 @@ def test_detached_copy_has_the_same_python_values_as_the_orm(clinic: Clinic, dem
         for orm_item, plain_item in zip(orm.items, plain.items, strict=True):
             assert plain_item.quantity == orm_item.quantity and isinstance(plain_item.quantity, Decimal)
     assert isinstance(plain.not_before, date) and isinstance(plain.signed_at, datetime)
+
+
+def test_five_wrong_pins_lock_signing(clinic: Clinic, demo_catalogue: Catalogue) -> None:
+    fund_clinic(clinic)
+    rx_id = draft(clinic, demo_catalogue)
+    for _ in range(5):
+        with pytest.raises(SignInFailed, match="PIN is not right"):
+            sign_prescription(clinic.prescriber, demo_catalogue, rx_id, "0000")
+    with pytest.raises(SignInFailed, match="locked"):
+        sign_prescription(clinic.prescriber, demo_catalogue, rx_id, PRESCRIBER_PIN)  # even the right PIN
+    clinic.clock.advance(minutes=6)
+    assert sign_prescription(clinic.prescriber, demo_catalogue, rx_id, PRESCRIBER_PIN).prescription_ids == (rx_id,)

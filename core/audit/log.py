@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -72,7 +72,7 @@ def record_event(
     prev_hash = load_chain_head(session)
     row: dict[str, Any] = {
         "id": new_id(),
-        "occurred_at": ctx.now(),
+        "occurred_at": ctx.now().astimezone(UTC),  # hashed as stored: in UTC, whatever the clock's zone
         "user_id": ctx.actor.user_id,
         "workstation": ctx.workstation,
         "action": action,

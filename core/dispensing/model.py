@@ -17,6 +17,7 @@ class ItemSupply(StrEnum):
     PENDING = "pending"  # nothing supplied yet, no dispensing so far
     OWING = "owing"  # part or none supplied; the rest is an open owing
     SUPPLIED = "supplied"
+    EXPIRED = "expired"  # not supplied in full before its validity ended: nothing more can be supplied
 
 
 class OwingStatus(StrEnum):

@@ -31,6 +31,7 @@ from core.outbox import enqueue
 from core.prescriptions.queries import load_detached
 from core.prescriptions.status import PrescriptionStatus, check_transition
 from core.rules.overrides import record_override
+from core.rules.validity import item_valid_until
 from core.storage.models import Dispensing, DispensingLine, Prescription, PrescriptionItem
 from core.storage.pending_rows import queue_object
 from core.storage.raw import update_row
@@ -148,9 +149,16 @@ def _settle_items(session: Session, ctx: ServiceContext, plan: Plan) -> list[Owi
                 close_owing(session, ctx, owing)
                 owing = None
         outstanding = item.quantity - item.quantity_supplied
-        if outstanding > 0 and owing is None:
+        # An item past its own validity (a Schedule 2-4 item after 28 days) is owed no more: it has lapsed.
+        lapsed = plan.rx.appropriate_date is not None and ctx.today() > item_valid_until(
+            plan.rx.appropriate_date, item.cd_schedule
+        )
+        if outstanding > 0 and owing is None and not lapsed:
             owing = open_owing(session, ctx, plan.rx, item, outstanding)
-        status = (ItemSupply.SUPPLIED if outstanding <= 0 else ItemSupply.OWING).value
+        if outstanding <= 0:
+            status = ItemSupply.SUPPLIED.value
+        else:
+            status = (ItemSupply.OWING if owing is not None else ItemSupply.EXPIRED).value
         if supplied_now is not None or item.status != status:
             item.status = status
             values = {"quantity_supplied": item.quantity_supplied, "status": status}

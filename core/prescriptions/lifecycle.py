@@ -65,6 +65,9 @@ def expire_prescriptions(ctx: ServiceContext) -> int:
     with ctx.database.transaction() as session:
         for owing in session.execute(select(Owing).where(Owing.status == "open", Owing.expires_on < today)).scalars():
             _close_owing(session, ctx, owing, "expired")
+            item = session.get_one(PrescriptionItem, owing.item_id)
+            item.status = "expired"  # the rest of it lapsed with its owing
+            enqueue(session, ctx, item, "update")
             record_event(
                 session, ctx, "owing.expire", "owing", owing.id,
                 before={"status": "open"}, after={"status": "expired", "expires_on": owing.expires_on},

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+import re
+from decimal import Decimal, InvalidOperation
 
 from num2words import num2words
 
@@ -16,8 +17,26 @@ def quantity_in_words(quantity: Decimal, unit: str) -> str:
     return f"{words} ({format(quantity.normalize(), 'f')}) {plural}"
 
 
+def _tokens(text: str) -> list[str]:
+    # "and" and hyphens are optional in how people write numbers: "one hundred and twelve", "twenty-eight".
+    return [t for t in re.split(r"[\s,\-]+", text.lower()) if t and t != "and"]
+
+
 def words_match(words: str | None, quantity: Decimal, unit: str) -> bool:
-    if not words:
+    """Do the words say exactly the quantity? A figure in brackets must be the quantity too; the unit may follow."""
+    if not words or not words.strip():
         return False
-    expected = quantity_in_words(quantity, unit).split(" (")[0]
-    return " ".join(words.lower().replace("-", " ").split()).startswith(" ".join(expected.replace("-", " ").split()))
+    text = words.strip()
+    for figure in re.findall(r"\(([^)]*)\)", text):
+        try:
+            if Decimal(figure.strip()) != quantity:
+                return False
+        except InvalidOperation:
+            return False
+    number_part = re.sub(r"\([^)]*\)", " ", text)
+    expected = _tokens(quantity_in_words(quantity, unit).split(" (")[0])
+    typed = _tokens(number_part)
+    unit_words = set(_tokens(unit)) | {f"{w}s" for w in _tokens(unit)}
+    while typed and typed[-1] in unit_words:
+        typed.pop()
+    return typed == expected

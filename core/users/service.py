@@ -197,11 +197,30 @@ def sign_in(
     return ctx
 
 
-def verify_pin(session: Session, ctx: ServiceContext, pin: str) -> None:
-    """The signed-in user's PIN, asked again before signing. Raises SignInFailed."""
-    user = session.get_one(User, ctx.actor.user_id)
-    if user.pin_hash is None or not verify_secret(user.pin_hash, pin):
-        raise SignInFailed("That PIN is not right: the prescription was not signed.")
+def verify_pin(ctx: ServiceContext, pin: str) -> None:
+    """The signed-in user's PIN, asked again before signing. Wrong PINs count towards the same lockout as sign-in
+    (a signed-in workstation left unattended must not let anyone try every PIN). Raises SignInFailed."""
+    now = ctx.now()
+    with ctx.database.reader() as session:
+        user = session.get_one(User, ctx.actor.user_id)
+        pin_hash, locked_until, failures = user.pin_hash, user.locked_until, user.failed_sign_ins
+    if locked_until is not None and locked_until > now:
+        raise SignInFailed("Too many wrong PINs: signing is locked for a few minutes.")
+    # argon2 takes tens of ms: checked outside any write transaction.
+    if pin_hash is not None and verify_secret(pin_hash, pin):
+        if failures:
+            with ctx.database.transaction() as session:
+                session.get_one(User, ctx.actor.user_id).failed_sign_ins = 0
+        return
+    with ctx.database.transaction() as session:
+        user = session.get_one(User, ctx.actor.user_id)
+        user.failed_sign_ins += 1
+        locked = user.failed_sign_ins >= MAX_FAILED_SIGN_INS
+        if locked:
+            user.locked_until = now + LOCKOUT
+            user.failed_sign_ins = 0
+        record_event(session, ctx, "user.pin_failed", "user", user.id, after={"locked": locked})
+    raise SignInFailed("That PIN is not right: the prescription was not signed.")
 
 
 def get_user(session: Session, user_id: str) -> User:
