@@ -82,7 +82,7 @@ def test_tokens_balance_and_statement(home: Path, tmp_path: Path, capsys: pytest
                        "--out", str(pdf), "--data-dir", str(home), "--user", "admin")  # fmt: skip
     assert code == 0 and pdf.read_bytes().startswith(b"%PDF")
     code, _, err = run(capsys, "prescription", "print", "0" * 32, "--out", str(pdf), "--data-dir", str(home),
-                       "--user", "pharm")  # fmt: skip
+                       "--user", "drsmith")  # fmt: skip
     assert code == 1 and "No prescription" in err
 
 

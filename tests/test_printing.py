@@ -17,6 +17,7 @@ from core.dispensing.supply import dispense_items
 from core.dmd.catalogue import Catalogue
 from core.errors import InvalidTransition, PermissionDenied
 from core.prescriptions.drafting import add_item, create_prescription
+from core.prescriptions.lifecycle import cancel_prescription
 from core.prescriptions.signing import sign_prescription
 from core.printing.cd_register import print_cd_register
 from core.printing.dispensing import print_labels, print_receipt
@@ -50,7 +51,7 @@ def test_signed_cd_prescription_prints_with_its_particulars(clinic: Clinic, demo
         print_prescription(clinic.prescriber, rx.id)
     sign_prescription(clinic.prescriber, demo_catalogue, rx.id, PRESCRIBER_PIN)
     for size in ("A5", "A4"):
-        pdf = print_prescription(clinic.pharmacist, rx.id, size)  # type: ignore[arg-type]
+        pdf = print_prescription(clinic.prescriber, rx.id, size)  # type: ignore[arg-type]
         text = text_of(pdf)
         for expected in ("Riverside Surgery", "Dr Jane Smith", "GMC 1234567", "Zoe BRENNAN", "3 Park Row",
                          item.product_name.split()[0], "fifty-six", "56", "10mg every 12 hours",
@@ -99,3 +100,33 @@ def test_dispensing_prints_receipt_labels_and_the_cd_register(clinic: Clinic, de
     assert "Alliance Healthcare" in register and "ian murray" in register.lower() and "72" in register  # 100 - 28
     with pytest.raises(PermissionDenied):
         print_receipt(clinic.technician, result.dispensing_id)
+
+
+def test_copies_and_dead_prescriptions_are_stamped(clinic: Clinic, demo_catalogue: Catalogue) -> None:
+    fund_clinic(clinic)
+    patient = add_patient(clinic)
+    rx = create_prescription(clinic.prescriber, patient.id, not_before=date(2026, 3, 20))
+    add_item(clinic.prescriber, demo_catalogue, rx.id, vmp_with_schedule(demo_catalogue, None), dose="1 daily",
+             directions="One daily", quantity=28)  # fmt: skip
+    sign_prescription(clinic.prescriber, demo_catalogue, rx.id, PRESCRIBER_PIN)
+    first = text_of(print_prescription(clinic.prescriber, rx.id))
+    assert "COPY" not in first and "Not to be dispensed before: 20 Mar 2026" in first
+    assert "COPY" in text_of(print_prescription(clinic.prescriber, rx.id))
+    cancel_prescription(clinic.prescriber, rx.id, "Patient moved away")
+    assert "CANCELLED" in text_of(print_prescription(clinic.prescriber, rx.id))
+    with pytest.raises(PermissionDenied):
+        print_prescription(clinic.pharmacist, rx.id)
+
+
+def test_signed_date_is_the_uk_day(clinic: Clinic, demo_catalogue: Catalogue) -> None:
+    from datetime import UTC, datetime
+
+    fund_clinic(clinic)
+    clinic.clock.current = datetime(2026, 7, 1, 23, 30, tzinfo=UTC)  # 00:30 on 2 July in London
+    patient = add_patient(clinic)
+    rx = create_prescription(clinic.prescriber, patient.id)
+    add_item(clinic.prescriber, demo_catalogue, rx.id, vmp_with_schedule(demo_catalogue, None), dose="1 daily",
+             directions="One daily", quantity=28)  # fmt: skip
+    sign_prescription(clinic.prescriber, demo_catalogue, rx.id, PRESCRIBER_PIN)
+    text = text_of(print_prescription(clinic.prescriber, rx.id))
+    assert "Date signed: 02 Jul 2026" in text and "Not to be dispensed before" not in text

@@ -115,3 +115,16 @@ def test_role_table() -> None:
     assert allowed(Role.TECHNICIAN, Permission.ASSEMBLE)
     assert allowed(Role.ADMIN, Permission.MANAGE_TOKENS) and not allowed(Role.ADMIN, Permission.PRESCRIBE)
     assert set(ROLE_PERMISSIONS) == set(Role)
+
+
+def test_new_users_reach_the_outbox_without_their_secrets(clinic: Clinic) -> None:
+    import json
+
+    from core.storage.models import OutboxEntry
+
+    with clinic.database.reader() as session:
+        queued = session.execute(select(OutboxEntry).where(OutboxEntry.table == "user_account")).scalars()
+        payloads = {p["username"]: p for p in (json.loads(e.payload) for e in queued)}
+    assert set(payloads) == {"admin", "drsmith", "pharm", "tech"}
+    assert payloads["drsmith"]["registration_number"] == "1234567"
+    assert not {"password_hash", "pin_hash", "failed_sign_ins", "locked_until"} & set(payloads["drsmith"])

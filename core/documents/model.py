@@ -125,6 +125,8 @@ class PrescriptionDocument:
     valid_until: date  # the last day any item may be supplied
     repeat: RepeatIssue | None = None
     cd_valid_until: date | None = None  # earlier last day of its Schedule 2-4 items (28 days), when it has some
+    not_before: date | None = None  # a start date later than the signing date (post-dated, later repeat issues)
+    stamp: str | None = None  # printed across every page: "COPY", "CANCELLED", "EXPIRED", "DISPENSED"
 
     def __post_init__(self) -> None:
         require_prescription_id(self.prescription_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -11,7 +12,8 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, A5
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer, Table, TableStyle
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import BaseDocTemplate, Flowable, KeepTogether, Paragraph, Spacer, Table, TableStyle
 
 from core.documents.barcodes import code128, qr_code
 from core.documents.formatting import (
@@ -23,7 +25,7 @@ from core.documents.formatting import (
 )
 from core.documents.model import PrescribedItem, PrescriptionDocument
 from core.documents.pdf import BOLD, FONT, MONO, markup, new_document, page_numbered_canvas
-from core.documents.text import text_width
+from core.documents.text import printable, text_width
 
 PageSize = Literal["A5", "A4"]
 GREY = colors.Color(0.35, 0.35, 0.35)
@@ -185,6 +187,11 @@ def _closing(prescription: PrescriptionDocument, styles: _Styles, width: float) 
         signature,
         Spacer(1, 2 * mm),
         Paragraph(f"<b>Date signed:</b> {format_date(prescription.signed_at.date())}", styles.body),
+        *(
+            [Paragraph(f"<b>Not to be dispensed before:</b> {format_date(start)}", styles.body)]
+            if (start := prescription.not_before) and start > prescription.signed_at.date()
+            else []
+        ),
         Paragraph(f"<b>Valid until:</b> {format_date(prescription.valid_until)}", styles.body),
         *(
             [Paragraph(f"<b>CD items (Sch 2-4) valid until:</b> {format_date(cd_until)}", styles.body)]
@@ -200,6 +207,23 @@ def _closing(prescription: PrescriptionDocument, styles: _Styles, width: float) 
     style.add("VALIGN", (0, 0), (-1, -1), "BOTTOM")
     codes.setStyle(style)
     return [Spacer(1, 5 * mm), codes]
+
+
+def _stamp(text: str) -> Callable[[Canvas, BaseDocTemplate], None]:
+    """A large grey word across the page: a copy or a prescription no longer valid can never pass as one."""
+    word = printable(text.upper())
+
+    def draw(canvas: Canvas, document: BaseDocTemplate) -> None:
+        width, height = document.pagesize
+        canvas.saveState()
+        canvas.setFillColorRGB(0.75, 0.75, 0.75)
+        canvas.setFont(BOLD, min(72.0, width / max(4, len(word)) * 1.3))
+        canvas.translate(width / 2, height / 2)
+        canvas.rotate(35)
+        canvas.drawCentredString(0, 0, word)
+        canvas.restoreState()
+
+    return draw
 
 
 def _plain_grid() -> TableStyle:
@@ -222,7 +246,13 @@ def render_prescription(prescription: PrescriptionDocument, page_size: PageSize 
     styles = _styles(page_size)
     out = io.BytesIO()
     pid = prescription.prescription_id
-    document = new_document(out, A5 if page_size == "A5" else A4, f"Prescription {pid}", styles.margin)
+    document = new_document(
+        out,
+        A5 if page_size == "A5" else A4,
+        f"Prescription {pid}",
+        styles.margin,
+        on_page=_stamp(prescription.stamp) if prescription.stamp else None,
+    )
     width = document.width
     story: list[Flowable] = [
         _header(prescription, styles, width),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from sqlalchemy.orm import Session
 
-from core.audit.log import record_event
-from core.context import ServiceContext
+from core.audit.log import audit_trail, record_event
+from core.context import UK, ServiceContext
 from core.documents.model import PrescribedItem, PrescriptionDocument, RepeatIssue
 from core.documents.prescription_form import PageSize, render_prescription
 from core.errors import InvalidTransition, ValidationError
@@ -44,10 +45,11 @@ def prescription_document(session: Session, rx: Prescription) -> PrescriptionDoc
         patient=patient_details(session.get_one(Patient, rx.patient_id)),
         items=items,
         prescription_id=rx.id,
-        signed_at=rx.signed_at,
+        signed_at=rx.signed_at.astimezone(UK),  # the UK day it was signed on
         valid_until=rx.valid_until,
         repeat=repeat,
         cd_valid_until=_cd_valid_until(rx),
+        not_before=rx.appropriate_date,
     )
 
 
@@ -58,16 +60,30 @@ def _cd_valid_until(rx: Prescription) -> date | None:
     return earliest_item_expiry(rx.appropriate_date, schedules)
 
 
+# How a prescription no longer to be dispensed is marked across the page.
+_STATUS_STAMPS = {
+    PrescriptionStatus.CANCELLED: "CANCELLED",
+    PrescriptionStatus.EXPIRED: "EXPIRED",
+    PrescriptionStatus.DISPENSED: "DISPENSED - COPY",
+}
+
+
 def print_prescription(ctx: ServiceContext, prescription_id: str, page_size: PageSize = "A5") -> bytes:
-    """The prescription as PDF bytes. Raises InvalidTransition for drafts, ValidationError for bad records."""
-    require(ctx, Permission.VIEW_PRESCRIPTIONS)
+    """The prescription as PDF bytes, for its prescriber's clinic. The first print of a live prescription is the
+    original; any later print says COPY, and one no longer to be dispensed says why, across every page.
+    Raises InvalidTransition for drafts, ValidationError for a record that cannot be printed."""
+    require(ctx, Permission.PRESCRIBE)
     with ctx.database.transaction() as session:
         rx = get_prescription(session, prescription_id)
         if rx.status == PrescriptionStatus.DRAFT:
             raise InvalidTransition("A draft cannot be printed: sign it first.")
+        printed_before = any(e.action == "prescription.print" for e in audit_trail(session, "prescription", rx.id))
+        stamp = _STATUS_STAMPS.get(PrescriptionStatus(rx.status)) or ("COPY" if printed_before else None)
         try:
-            pdf = render_prescription(prescription_document(session, rx), page_size)
+            document = replace(prescription_document(session, rx), stamp=stamp)
+            pdf = render_prescription(document, page_size)
         except ValueError as exc:
             raise ValidationError(f"The prescription cannot be printed: {exc}") from exc
-        record_event(session, ctx, "prescription.print", "prescription", rx.id, after={"page_size": page_size})
+        after = {"page_size": page_size, "stamp": stamp}
+        record_event(session, ctx, "prescription.print", "prescription", rx.id, after=after)
     return pdf

@@ -196,6 +196,7 @@ def set_overdraft_limit(ctx: ServiceContext, account_id: str, limit: int) -> Non
             session, ctx, "tokens.overdraft_limit", "token_account", account.id,
             before={"overdraft_limit": before}, after={"overdraft_limit": limit},
         )  # fmt: skip
+        enqueue(session, ctx, account, "update")
 
 
 def _get_account(session: Session, account_id: str) -> TokenAccount:

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from core.audit.log import record_event
 from core.context import Actor, ServiceContext, utc_now
 from core.errors import DuplicateRecord, NotFound, PermissionDenied, SignInFailed, ValidationError
-from core.outbox import enqueue, row_payload
+from core.outbox import enqueue, enqueue_payload, row_payload
 from core.storage.database import Database
 from core.storage.models import Organisation, User
 from core.storage.models.organisation import OrganisationKind
@@ -115,6 +116,7 @@ def create_first_admin(database: Database, new: NewUser, workstation: str) -> Se
         user = _insert_user(session, new, utc_now())
         ctx = ServiceContext(database, actor_of(user), workstation)
         record_event(session, ctx, "user.create", "user", user.id, after=_public(user))
+        enqueue_payload(session, ctx, "user_account", _public(user))
     return ctx
 
 
@@ -147,13 +149,16 @@ def create_user(ctx: ServiceContext, new: NewUser) -> User:
     with ctx.database.transaction() as session:
         user = _insert_user(session, new, ctx.now())
         record_event(session, ctx, "user.create", "user", user.id, after=_public(user))
+        # Other workstations need who prescribed (name, registration) for dispensing and the CD register.
+        enqueue_payload(session, ctx, "user_account", _public(user))
     return user
 
 
-def _public(row: Organisation | User) -> dict[str, object]:
+def _public(row: Organisation | User) -> dict[str, Any]:
+    """The row without its secrets' hashes or this workstation's sign-in state: what the audit and server see."""
     data = row_payload(row)
-    data.pop("password_hash", None)
-    data.pop("pin_hash", None)
+    for local in ("password_hash", "pin_hash", "failed_sign_ins", "locked_until"):
+        data.pop(local, None)
     return data
 
 
