@@ -180,7 +180,7 @@ def test_partial_then_owing_then_completion(clinic: Clinic, demo_catalogue: Cata
     owed = {o.item_id: o.quantity for o in part.owings}
     assert owed == {a.id: Decimal(18), b.id: Decimal(28)}  # b, not supplied at all, is owed in full
     assert {o.expires_on for o in part.owings if o.item_id == b.id} == {date(2026, 3, 30)}  # Schedule 4: 28 days
-    assert {o.expires_on for o in part.owings if o.item_id == a.id} == {date(2026, 9, 2)}  # not a CD: 6 months
+    assert {o.expires_on for o in part.owings if o.item_id == a.id} == {date(2026, 9, 1)}  # not a CD: 6 months
     first_owings = {o.item_id: o.owing_id for o in owings_of(pharmacist, rx.id)}
     assert reload(clinic, rx.id).items[0].status == ItemSupply.OWING
 
@@ -245,12 +245,12 @@ def test_mixed_prescription_each_item_keeps_its_own_validity(
     cd = vmp_with_schedule(demo_catalogue, SCHEDULE_3)
     plain = vmp_with_schedule(demo_catalogue, NOT_CD)
     rx = sign(clinic, demo_catalogue, patient.id, [cd, plain])
-    assert rx.valid_until == date(2026, 9, 2)  # the plain item's 6 months
+    assert rx.valid_until == date(2026, 9, 1)  # the plain item's 6 months
     cd_item, plain_item = rx.items
     result = dispense_items(clinic.pharmacist, demo_catalogue, rx.id, [SupplyLine(plain_item.id, 14)])
     assert {o.item_id: o.expires_on for o in result.owings} == {
         cd_item.id: date(2026, 3, 30),
-        plain_item.id: date(2026, 9, 2),
+        plain_item.id: date(2026, 9, 1),
     }
     clinic.clock.advance(days=29)
     with pytest.raises(InvalidTransition, match=r"owing of .* expired on 30/03/2026"):

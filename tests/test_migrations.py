@@ -98,3 +98,24 @@ def test_readers_neither_wait_for_nor_block_writers(tmp_path: Path) -> None:
         with db.reader() as reader:  # sees the last commit, not the open write
             assert reader.execute(text("SELECT count(*) FROM scratch")).scalar() == 1
     db.close()
+
+
+def test_a_database_from_a_newer_rxdesk_is_refused_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "rxdesk.sqlite"
+    open_database(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    with pytest.raises(RxDeskError, match="newer version of RxDesk"):
+        open_database(path)
+
+
+def test_a_constraint_failure_is_one_clear_error_and_saves_nothing(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    db = open_database(tmp_path / "rxdesk.sqlite")
+    with pytest.raises(RxDeskError, match="Nothing was saved: the change conflicts"), db.transaction() as session:
+        session.execute(text("INSERT INTO setting (key, value) VALUES ('a', '1')"))
+        session.execute(text("INSERT INTO setting (key, value) VALUES ('a', '2')"))
+    with db.reader() as session:
+        assert session.execute(text("SELECT count(*) FROM setting WHERE key = 'a'")).scalar() == 0
+    db.close()

@@ -90,8 +90,9 @@ def test_schedule_1_blocks() -> None:
 
 
 def test_validity_six_months_from_appropriate_date() -> None:
-    assert valid_until(date(2026, 3, 2), [None]) == date(2026, 9, 2)
-    assert valid_until(date(2026, 8, 31), [None]) == date(2027, 2, 28)  # no 31 February: the month's last day
+    # Six months *beginning with* the appropriate date: 2 March is the first day, 1 September the last.
+    assert valid_until(date(2026, 3, 2), [None]) == date(2026, 9, 1)
+    assert valid_until(date(2026, 8, 31), [None]) == date(2027, 2, 27)  # 28 Feb is 6 months on (no 31 Feb)
     assert add_months(date(2024, 8, 31), 6) == date(2025, 2, 28)
 
 
@@ -102,18 +103,18 @@ def test_validity_28_days_for_schedules_2_3_4(schedule: int) -> None:
 
 
 def test_schedule_5_is_six_months_and_each_item_keeps_its_own_period() -> None:
-    assert valid_until(date(2026, 3, 2), [5]) == date(2026, 9, 2)
+    assert valid_until(date(2026, 3, 2), [5]) == date(2026, 9, 1)
     # The prescription lasts as long as its longest item; the Schedule 3 item on it still ends after 28 days.
-    assert valid_until(date(2026, 3, 2), [None, 5, 3]) == date(2026, 9, 2)
+    assert valid_until(date(2026, 3, 2), [None, 5, 3]) == date(2026, 9, 1)
     assert earliest_item_expiry(date(2026, 3, 2), [None, 5, 3]) == date(2026, 3, 30)
     assert item_valid_until(date(2026, 3, 2), 3) == date(2026, 3, 30)
 
 
 def test_start_date_more_than_six_months_ago_blocks() -> None:
-    old = add_months(TODAY, -6) - timedelta(days=1)
+    old = add_months(TODAY, -6)  # today would be the first day of the seventh month
     [result] = only(run_rules(facts(not_before=old)), "validity")
     assert result.outcome is Outcome.BLOCK
-    assert run_rules(facts(not_before=add_months(TODAY, -6))) == []  # the last valid day itself is fine
+    assert run_rules(facts(not_before=old + timedelta(days=1))) == []  # today is its last valid day
 
 
 def test_cd_start_date_more_than_28_days_ago_blocks() -> None:
@@ -279,3 +280,14 @@ def test_quantity_words_must_say_exactly_the_quantity(
     words: str, quantity: int | str, unit: str, matches: bool
 ) -> None:
     assert words_match(words, Decimal(str(quantity)), unit) is matches
+
+
+@pytest.mark.parametrize("dose", ["as directed by your doctor", "when required", "use sparingly"])
+def test_cd_dose_must_state_an_amount(dose: str) -> None:
+    [result] = only(run_rules(facts(item(2, dose=dose))), "cd_dose")
+    assert result.outcome is Outcome.BLOCK
+
+
+@pytest.mark.parametrize("dose", ["one tablet at night", "half a tablet twice daily", "2.5ml every 4 hours"])
+def test_cd_doses_with_an_amount_pass(dose: str) -> None:
+    assert only(run_rules(facts(item(2, dose=dose))), "cd_dose") == []

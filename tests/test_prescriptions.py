@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -130,7 +131,7 @@ def test_signing_writes_status_debit_audit_and_outbox_together(clinic: Clinic, d
         rx = get_prescription(session, rx_id)
         assert rx.status == PrescriptionStatus.SIGNED
         assert rx.appropriate_date == clinic.clock().date()
-        assert rx.valid_until == date(2026, 9, 2)  # 6 months for the plain item; its CD items end on 30 March
+        assert rx.valid_until == date(2026, 9, 1)  # 6 months for the plain item; its CD items end on 30 March
         debit = session.execute(select(LedgerEntry).where(LedgerEntry.prescription_id == rx_id)).scalar_one()
         assert debit.amount == -40 and debit.kind == "debit"
         sign_event = session.execute(select(AuditEvent).where(AuditEvent.action == "prescription.sign")).scalar_one()
@@ -277,7 +278,9 @@ def test_repeat_is_signed_as_a_batch_of_issues(clinic: Clinic, demo_catalogue: C
     today = clinic.clock().date()
     assert [i.repeat_issue for i in issues] == [1, 2, 3]
     assert [i.appropriate_date for i in issues] == [today, today + timedelta(days=28), today + timedelta(days=56)]
-    assert all(i.valid_until == add_months(i.appropriate_date, 6) for i in issues if i.appropriate_date)
+    assert all(
+        i.valid_until == add_months(i.appropriate_date, 6) - timedelta(days=1) for i in issues if i.appropriate_date
+    )
     assert {i.repeat_group_id for i in issues} == {rx_id}
     assert all(len(i.items) == 2 for i in issues)
     with clinic.database.reader() as session:
@@ -387,3 +390,29 @@ def test_five_wrong_pins_lock_signing(clinic: Clinic, demo_catalogue: Catalogue)
         sign_prescription(clinic.prescriber, demo_catalogue, rx_id, PRESCRIBER_PIN)  # even the right PIN
     clinic.clock.advance(minutes=6)
     assert sign_prescription(clinic.prescriber, demo_catalogue, rx_id, PRESCRIBER_PIN).prescription_ids == (rx_id,)
+
+
+def test_an_unknown_controlled_drug_category_is_never_taken_for_none(
+    clinic: Clinic, demo_catalogue: Catalogue, tmp_path: Path
+) -> None:
+    import shutil
+    import sqlite3
+
+    copy = tmp_path / "dmd.sqlite"
+    shutil.copy(demo_catalogue.path, copy)
+    vmp = vmp_with_schedule(demo_catalogue, None)
+    with sqlite3.connect(copy) as conn:
+        conn.execute("UPDATE control_info SET catcd = '0042' WHERE vpid = ?", (int(vmp),))
+    patient = add_patient(clinic)
+    rx = create_prescription(clinic.prescriber, patient.id)
+    with Catalogue(copy) as newer, pytest.raises(ValidationError, match="controlled drug category 0042"):
+        add_item(clinic.prescriber, newer, rx.id, vmp, dose=DOSE, directions=DIRECTIONS, quantity=28)
+
+
+def test_the_queue_leaves_out_what_is_past_its_last_day(clinic: Clinic, demo_catalogue: Catalogue) -> None:
+    fund_clinic(clinic)
+    rx_id = draft(clinic, demo_catalogue, ("0008",))
+    sign_prescription(clinic.prescriber, demo_catalogue, rx_id, PRESCRIBER_PIN)
+    clinic.clock.advance(days=29)  # expire_prescriptions has not run yet
+    with clinic.database.reader() as session:
+        assert dispensing_queue(session, clinic.clock().date()) == []

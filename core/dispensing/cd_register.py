@@ -13,7 +13,7 @@ the shelf, and the usual cause is a delivery not yet booked in, so the pharmacis
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.audit.log import load_chain_head, record_event
-from core.context import ServiceContext
+from core.context import UK, ServiceContext
 from core.dispensing.access import organisation_of
 from core.dispensing.values import MAX_QUANTITY, parse_quantity, qty
 from core.errors import NotFound, ValidationError
@@ -254,16 +254,16 @@ def record_correction(
 def register_entries(
     ctx: ServiceContext, product_vmp_id: str, start: date | None = None, end: date | None = None
 ) -> list[CdRegisterEntry]:
-    """A product's register in order, optionally only entries made from ``start`` to ``end`` (inclusive, UTC)."""
+    """A product's register in order, optionally only entries made from ``start`` to ``end`` (inclusive, UK days)."""
     require(ctx, Permission.CD_REGISTER)
     organisation_id = organisation_of(ctx)
     statement = select(CdRegisterEntry).where(
         CdRegisterEntry.organisation_id == organisation_id, CdRegisterEntry.product_id == product_vmp_id.strip()
     )
     if start is not None:
-        statement = statement.where(CdRegisterEntry.created_at >= datetime.combine(start, time.min, UTC))
+        statement = statement.where(CdRegisterEntry.created_at >= datetime.combine(start, time.min, UK))
     if end is not None:
-        statement = statement.where(CdRegisterEntry.created_at < datetime.combine(end + timedelta(1), time.min, UTC))
+        statement = statement.where(CdRegisterEntry.created_at < datetime.combine(end + timedelta(1), time.min, UK))
     with ctx.database.reader() as session:
         return list(session.execute(statement.order_by(CdRegisterEntry.seq)).scalars())
 

@@ -57,6 +57,12 @@ def product_snapshot(catalogue: Catalogue, product_id: str) -> ProductSnapshot:
     form_row = conn.execute("SELECT formcd FROM dform WHERE vpid = ?", (vpid,)).fetchone()
     unit_code = vmp["unit_dose_uomcd"] or vmp["udfs_uomcd"]
     control = conn.execute("SELECT catcd FROM control_info WHERE vpid = ?", (vpid,)).fetchone()
+    if control and control[0] is not None and cd_schedule(control[0]) is None:
+        # A category RxDesk does not know yet (a newer release): never guess that it is not a controlled drug.
+        raise ValidationError(
+            f"{vmp['nm']} has controlled drug category {control[0]}, which this version of RxDesk does not know: "
+            "it cannot be prescribed until RxDesk is updated."
+        )
     unusable = None
     if vmp["invalid"] == 1 or (amp is not None and amp["invalid"] == 1):
         unusable = "invalid"

@@ -73,7 +73,11 @@ def dispensing_queue(session: Session, today: date, limit: int = 200) -> list[Pr
     return list(
         session.execute(
             select(Prescription)
-            .where(Prescription.status.in_([s.value for s in ACTIVE]), Prescription.appropriate_date <= today)
+            .where(
+                Prescription.status.in_([s.value for s in ACTIVE]),
+                Prescription.appropriate_date <= today,
+                Prescription.valid_until >= today,  # out of date, even before expire_prescriptions has run
+            )
             .order_by(Prescription.signed_at, Prescription.repeat_issue, Prescription.id)
             .limit(limit)
             .options(selectinload(Prescription.items))

@@ -108,7 +108,6 @@ def sign_verified(
         if unresolved:
             raise RulesNotSatisfied(unresolved)
         warnings = tuple(r for r in results if r.outcome is Outcome.WARN)
-        # Every read comes before the first write, so the whole signing is flushed once, at commit.
         costs = read_cost_table(session)
         account = account_for_prescriber(session, ctx.actor.user_id)
         issue_numbers = range(1, (rx.repeat_total or 1) + 1)
@@ -116,13 +115,10 @@ def sign_verified(
                        for n in issue_numbers]  # fmt: skip
         total = sum(issue_costs)
         load_chain_head(session)
-        what = f"{len(rx.items)} item(s)" + (f", {len(issue_costs)} repeat issues" if rx.repeat_total else "")
-        debit_for_prescription(session, ctx, account, total, rx.id, f"Prescription {rx.id[-8:]}: {what}")
         issues = _issues(ctx, rx)
         for issue, cost in zip(issues, issue_costs, strict=True):
             issue.token_cost = cost
-        for warning in warnings:
-            record_override(session, ctx, rx.id, warning, overrides[warning.key].strip(), "prescription.override")
+        # Outbox order is push order: the prescriptions and items first, then what refers to them.
         _write_issues(session, issues)
         for issue in issues:
             record_event(
@@ -133,6 +129,11 @@ def sign_verified(
             enqueue(session, ctx, issue)
             for item in issue.items:
                 enqueue(session, ctx, item)
+        for warning in warnings:
+            record_override(session, ctx, rx.id, warning, overrides[warning.key].strip(), "prescription.override")
+        what = f"{len(rx.items)} item(s)" + (f", {len(issue_costs)} repeat issues" if rx.repeat_total else "")
+        # Refused past the overdraft limit: the whole transaction, the update above included, is rolled back.
+        debit_for_prescription(session, ctx, account, total, rx.id, f"Prescription {rx.id[-8:]}: {what}")
         return SignedPrescription(tuple(i.id for i in issues), total, warnings)
 
 

@@ -6,6 +6,7 @@ replica), so every rule is tested on its own, without a database.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,6 +20,10 @@ from core.rules.validity import prescription_validity
 CD_WRITING_SCHEDULES = frozenset({2, 3})  # full CD particulars, dose, quantity in words and figures; no repeats
 CD_28_DAY_SCHEDULES = frozenset({2, 3, 4})
 MAX_CD_DAYS = 30  # more is allowed but against guidance: a warning
+_AMOUNT_WORDS = frozenset(
+    {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"}
+    | {"fifteen", "twenty", "thirty", "half", "quarter"}
+)
 AS_DIRECTED = frozenset({"as directed", "as dir", "ad", "use as directed", "take as directed", "mdu", "as advised"})
 
 
@@ -121,13 +126,18 @@ def cd_dose(facts: PrescriptionFacts) -> Iterator[RuleResult]:
         if item.cd_schedule not in CD_WRITING_SCHEDULES:
             continue
         dose = " ".join(item.dose.lower().replace(".", " ").split())
-        if not dose or dose in AS_DIRECTED:
+        if not dose or dose in AS_DIRECTED or not _states_an_amount(dose):
             yield _block(
                 "cd_dose",
                 f"{item.name} is a Schedule {item.cd_schedule} controlled drug: give a dose "
                 "(\u201cas directed\u201d alone is not allowed).",
                 item,
             )
+
+
+def _states_an_amount(dose: str) -> bool:
+    """A dose says how much: a figure or a number word ("as directed by your doctor" says nothing)."""
+    return bool(re.search(r"\d", dose)) or any(word in _AMOUNT_WORDS for word in re.split(r"[\s\-]+", dose))
 
 
 def cd_quantity_in_words(facts: PrescriptionFacts) -> Iterator[RuleResult]:

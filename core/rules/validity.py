@@ -22,8 +22,12 @@ class ValidityPeriod:
     description: str = ""
 
     def last_valid_day(self, appropriate: date) -> date:
-        """The last day a supply may be made (validity runs *for* the period *from* the appropriate date)."""
-        return add_months(appropriate, self.months) + timedelta(days=self.days)
+        """The last day a supply may be made. Schedule 2-4: not later than 28 days *after* the appropriate date
+        (Misuse of Drugs Regulations); otherwise within six months *beginning with* it (Human Medicines
+        Regulations), so the appropriate date is the first of those months' days."""
+        if self.months:
+            return add_months(appropriate, self.months) - timedelta(days=1) + timedelta(days=self.days)
+        return appropriate + timedelta(days=self.days)
 
     def approx_days(self) -> int:
         return self.days + 31 * self.months

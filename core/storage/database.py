@@ -13,8 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from alembic.util.exc import CommandError
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import RxDeskError
@@ -35,10 +36,18 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One write transaction: committed on success, rolled back entirely on any error."""
-        with self._sessions() as session, session.begin():
-            session.connection(execution_options={_WRITE: True})  # BEGIN IMMEDIATE (see _on_begin)
-            yield session
+        """One write transaction: committed on success, rolled back entirely on any error. SQLite's own failures
+        (locked by another program past the busy timeout, disk full, a constraint) become one clear RxDeskError."""
+        try:
+            with self._sessions() as session, session.begin():
+                session.connection(execution_options={_WRITE: True})  # BEGIN IMMEDIATE (see _on_begin)
+                yield session
+        except IntegrityError as exc:
+            raise RxDeskError(
+                f"Nothing was saved: the change conflicts with a record already in the database ({exc.orig})."
+            ) from exc
+        except OperationalError as exc:
+            raise RxDeskError(f"Nothing was saved: the database could not be written ({exc.orig}). Try again.") from exc
 
     @contextmanager
     def reader(self) -> Iterator[Session]:
@@ -80,4 +89,7 @@ def open_database(path: Path) -> Database:
     except DatabaseError as exc:
         engine.dispose()
         raise RxDeskError(f"{path}: the app database cannot be opened ({exc.orig}).") from exc
+    except CommandError as exc:  # a revision this version does not have: the file comes from a newer RxDesk
+        engine.dispose()
+        raise RxDeskError(f"{path} was written by a newer version of RxDesk: update RxDesk to open it.") from exc
     return Database(path, engine)
