@@ -6,7 +6,6 @@ import argparse
 import getpass
 import json
 import os
-import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +31,7 @@ class CommandError(Exception):
 @contextmanager
 def signed_in(args: argparse.Namespace) -> Iterator[ServiceContext]:
     """Open the app database and sign in (password from $RXDESK_PASSWORD, else asked); RxDeskError → one line."""
+    from core.settings import workstation_name
     from core.storage.database import APP_DATABASE_NAME, open_database
     from core.users.service import sign_in
 
@@ -51,7 +51,7 @@ def signed_in(args: argparse.Namespace) -> Iterator[ServiceContext]:
             except EOFError:
                 raise CommandError("No password was given (set RXDESK_PASSWORD in scripts).") from None
         try:
-            ctx = sign_in(database, username, secret, socket.gethostname())
+            ctx = sign_in(database, username, secret, workstation_name(database))
         except RxDeskError as exc:
             raise CommandError(str(exc)) from exc
         yield ctx

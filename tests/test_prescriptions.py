@@ -335,6 +335,7 @@ def test_cancel_needs_a_reason_and_is_final(clinic: Clinic, demo_catalogue: Cata
         cancel_prescription(clinic.prescriber, rx_id, "")
     rx = cancel_prescription(clinic.prescriber, rx_id, "Wrong strength chosen")
     assert rx.status == PrescriptionStatus.CANCELLED and rx.cancel_reason == "Wrong strength chosen"
+    assert {item.status for item in rx.items} == {"cancelled"}
     with pytest.raises(InvalidTransition, match="cancelled prescription cannot become cancelled"):
         cancel_prescription(clinic.prescriber, rx_id, "Again, please")
     with clinic.database.reader() as session:

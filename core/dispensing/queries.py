@@ -8,10 +8,11 @@ from sqlalchemy.orm import selectinload
 from core.context import ServiceContext
 from core.dispensing.model import OwingInfo, OwingStatus
 from core.dispensing.owings import owing_info
+from core.errors import NotFound
 from core.ids import is_id
 from core.patients.search import search_patients
 from core.prescriptions import queries
-from core.prescriptions.status import ACTIVE
+from core.prescriptions.status import ACTIVE, PrescriptionStatus
 from core.storage.models import Owing, Prescription, PrescriptionItem
 from core.users.roles import Permission, require
 
@@ -27,7 +28,10 @@ def find_for_dispensing(ctx: ServiceContext, text: str) -> list[Prescription]:
         return []
     if is_id(wanted):
         with ctx.database.reader() as session:
-            return [queries.get_prescription(session, wanted)]
+            rx = queries.get_prescription(session, wanted)
+        if rx.status == PrescriptionStatus.DRAFT:  # a draft is not a prescription yet
+            raise NotFound("That prescription has not been signed: it cannot be dispensed.")
+        return [rx]
     patients = search_patients(ctx, text, limit=MAX_PATIENTS)
     if not patients:
         return []

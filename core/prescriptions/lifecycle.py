@@ -30,6 +30,11 @@ def cancel_prescription(ctx: ServiceContext, prescription_id: str, reason: str) 
         rx.updated_at = ctx.now()
         for owing in _open_owings(session, rx):
             _close_owing(session, ctx, owing, "cancelled")
+        for item in rx.items:
+            if item.status != "supplied":  # nothing more of it will be supplied
+                item.status = "cancelled"
+                if before != PrescriptionStatus.DRAFT:
+                    enqueue(session, ctx, item, "update")
         record_event(
             session, ctx, "prescription.cancel", "prescription", rx.id,
             before={"status": before}, after={"status": rx.status, "reason": rx.cancel_reason},

@@ -176,29 +176,31 @@ def sign_in(
     """Check a password or PIN against the stored hashes (offline). Five failures lock the account for 5 minutes."""
     now = clock()
     failure = "Wrong user name, password or PIN."
-    with database.transaction() as session:
+    with database.reader() as session:
         user = session.execute(select(User).where(User.username == username.strip().lower())).scalar()
-        if user is None or not user.active:
-            raise SignInFailed(failure)
-        if user.locked_until is not None and user.locked_until > now:
-            minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-            raise SignInFailed(f"Too many wrong attempts: this account is locked for {minutes} more minute(s).")
-        ok = verify_secret(user.password_hash, secret) or (
-            user.pin_hash is not None and verify_secret(user.pin_hash, secret)
-        )
+    if user is None or not user.active:
+        raise SignInFailed(failure)
+    if user.locked_until is not None and user.locked_until > now:
+        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+        raise SignInFailed(f"Too many wrong attempts: this account is locked for {minutes} more minute(s).")
+    # argon2 is slow by design: checked before, not while holding, the write lock.
+    ok = verify_secret(user.password_hash, secret) or (
+        user.pin_hash is not None and verify_secret(user.pin_hash, secret)
+    )
+    with database.transaction() as session:
+        user = session.get_one(User, user.id)
+        ctx = ServiceContext(database, actor_of(user), workstation, clock)
         if not ok:
             user.failed_sign_ins += 1
             if user.failed_sign_ins >= MAX_FAILED_SIGN_INS:
                 user.locked_until = now + LOCKOUT
                 user.failed_sign_ins = 0
+        else:
+            user.failed_sign_ins = 0
+            user.locked_until = None
+            record_event(session, ctx, "user.sign_in", "user", user.id)
     if not ok:
         raise SignInFailed(failure)
-    with database.transaction() as session:
-        user = session.get_one(User, user.id)
-        user.failed_sign_ins = 0
-        user.locked_until = None
-        ctx = ServiceContext(database, actor_of(user), workstation, clock)
-        record_event(session, ctx, "user.sign_in", "user", user.id)
     return ctx
 
 
