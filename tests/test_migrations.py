@@ -16,6 +16,7 @@ from core.errors import RxDeskError
 from core.storage.database import open_database
 from core.storage.migrations import alembic_config, current_revision
 from core.storage.models import Base
+from tests.clinic import Clinic
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -119,3 +120,14 @@ def test_a_constraint_failure_is_one_clear_error_and_saves_nothing(tmp_path: Pat
     with db.reader() as session:
         assert session.execute(text("SELECT count(*) FROM setting WHERE key = 'a'")).scalar() == 0
     db.close()
+
+
+def test_plain_reads_see_rows_queued_in_the_same_transaction(clinic: Clinic) -> None:
+    from core.audit.log import record_event
+    from core.storage.raw import fetch_one
+
+    with clinic.database.transaction() as session:
+        before = fetch_one(session, "SELECT count(*) FROM audit_event")
+        record_event(session, clinic.admin, "test.event", "test", "1")  # queued, not yet written
+        after = fetch_one(session, "SELECT count(*) FROM audit_event")
+    assert before is not None and after == (before[0] + 1,)

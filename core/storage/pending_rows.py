@@ -27,6 +27,8 @@ def queue_object(session: Session, obj: Any) -> None:
 
 
 def write_pending_rows(session: Session) -> None:
+    if _KEY not in session.info:
+        return
     pending: dict[Table, list[dict[str, Any]]] = session.info.pop(_KEY, {})
     for table, rows in pending.items():
         session.connection().execute(insert(table), rows)

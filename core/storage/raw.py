@@ -13,13 +13,21 @@ from typing import Any, cast
 from sqlalchemy import Dialect, FromClause, Table
 from sqlalchemy.orm import Session
 
+from core.storage.pending_rows import write_pending_rows
+
+
+def _visible(session: Session) -> Any:
+    """The connection, with any rows queued in this transaction written first, so plain reads see them too."""
+    write_pending_rows(session)
+    return session.connection()
+
 
 def fetch_all(session: Session, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-    return [tuple(row) for row in session.connection().exec_driver_sql(sql, tuple(params))]
+    return [tuple(row) for row in _visible(session).exec_driver_sql(sql, tuple(params))]
 
 
 def fetch_one(session: Session, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-    row = session.connection().exec_driver_sql(sql, tuple(params)).first()
+    row = _visible(session).exec_driver_sql(sql, tuple(params)).first()
     return None if row is None else tuple(row)
 
 
@@ -36,7 +44,7 @@ def _binder(table: Table, column: str, dialect: Dialect) -> Callable[[Any], Any]
 
 def select_rows(session: Session, table: FromClause, where: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
     """Whole rows of a model's table as dicts of Python values (dates, decimals...), by a plain SQL condition."""
-    conn = session.connection()
+    conn = _visible(session)
     columns = _columns(cast(Table, table), conn.dialect)
     names = ", ".join(f'"{name}"' for name, _ in columns)
     rows = conn.exec_driver_sql(f"SELECT {names} FROM {cast(Table, table).name} WHERE {where}", tuple(params))
