@@ -215,6 +215,17 @@ def test_update_refuses_another_patients_nhs_number_and_unknown_ids(clinic: Clin
         update_patient(clinic.prescriber, "0" * 32, JANE)
 
 
+def test_renaming_into_another_patients_identity_needs_confirming(clinic: Clinic) -> None:
+    create_patient(clinic.prescriber, JANE)
+    other = create_patient(clinic.prescriber, PatientDetails("Janet", "Smith", date(1980, 3, 12)))
+    same_as_jane = PatientDetails("Jane", "Smith", date(1980, 3, 12))
+    with pytest.raises(PossibleDuplicate):
+        update_patient(clinic.prescriber, other.id, same_as_jane)
+    assert (
+        update_patient(clinic.prescriber, other.id, same_as_jane, confirm_possible_duplicate=True).given_name == "Jane"
+    )
+
+
 def test_roles(clinic: Clinic, demo_catalogue: Catalogue) -> None:
     with pytest.raises(PermissionDenied, match="technician may not register and edit patients"):
         create_patient(clinic.technician, JANE)

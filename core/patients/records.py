@@ -313,8 +313,11 @@ def get_patient(session: Session, patient_id: str) -> Patient:
     return patient
 
 
-def update_patient(ctx: ServiceContext, patient_id: str, details: PatientDetails) -> Patient:
-    """Replace a patient's details. The audit event holds the changed fields only; nothing changed, nothing written."""
+def update_patient(
+    ctx: ServiceContext, patient_id: str, details: PatientDetails, *, confirm_possible_duplicate: bool = False
+) -> Patient:
+    """Replace a patient's details. The audit event holds the changed fields only; nothing changed, nothing written.
+    A new name or date of birth that matches another patient raises PossibleDuplicate unless confirmed."""
     require(ctx, Permission.EDIT_PATIENTS)
     valid = details.validated(ctx.today())
     with ctx.database.transaction() as session:
@@ -326,6 +329,10 @@ def update_patient(ctx: ServiceContext, patient_id: str, details: PatientDetails
             holder = holder_of_nhs_number(session, valid.nhs_number)
             if holder is not None and holder.id != patient.id:
                 raise nhs_number_taken(holder)
+        identity = {"given_name", "family_name", "date_of_birth"}
+        similar = possible_duplicates(session, valid, exclude_id=patient.id) if identity & set(changed) else []
+        if similar and not confirm_possible_duplicate:
+            raise PossibleDuplicate([DuplicateCandidate.of(p) for p in similar])
         before = {name: _jsonable(getattr(patient, name)) for name in changed}
         apply_details(patient, valid)
         patient.updated_at = ctx.now()
