@@ -48,6 +48,7 @@ def add_clinical_commands(groups: Any, with_user: argparse.ArgumentParser, rx: A
     p = command(rx, "cancel", cmd_cancel, "cancel a prescription (a reason is required)")
     p.add_argument("prescription_id")
     p.add_argument("--reason", required=True)
+    p.add_argument("--whole-batch", action="store_true", help="with the later issues of its repeat")
     p = command(rx, "queue", cmd_queue, "signed prescriptions that can be dispensed today")
     p.add_argument("--json", action="store_true")
 
@@ -211,7 +212,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     from core.prescriptions.lifecycle import cancel_prescription
 
     with signed_in(args) as ctx:
-        cancel_prescription(ctx, args.prescription_id, args.reason)
+        cancel_prescription(ctx, args.prescription_id, args.reason, whole_batch=args.whole_batch)
     stdout.print("Cancelled.")
     return 0
 

@@ -417,3 +417,13 @@ def test_the_queue_leaves_out_what_is_past_its_last_day(clinic: Clinic, demo_cat
     clinic.clock.advance(days=29)  # expire_prescriptions has not run yet
     with clinic.database.reader() as session:
         assert dispensing_queue(session, clinic.clock().date()) == []
+
+
+def test_cancelling_a_repeat_issue_can_take_the_later_issues_with_it(clinic: Clinic, demo_catalogue: Catalogue) -> None:
+    fund_clinic(clinic)
+    rx_id = draft(clinic, demo_catalogue, repeat_total=3, repeat_interval_days=28)
+    first, second, third = sign_prescription(clinic.prescriber, demo_catalogue, rx_id, PRESCRIBER_PIN).prescription_ids
+    cancel_prescription(clinic.prescriber, second, "Medication stopped by the GP", whole_batch=True)
+    with clinic.database.reader() as session:
+        statuses = [get_prescription(session, i).status for i in (first, second, third)]
+    assert statuses == ["signed", "cancelled", "cancelled"]  # an earlier issue is left alone

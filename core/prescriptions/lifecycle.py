@@ -16,32 +16,50 @@ from core.storage.models import Owing, Prescription, PrescriptionItem
 from core.users.roles import Permission, require
 
 
-def cancel_prescription(ctx: ServiceContext, prescription_id: str, reason: str) -> Prescription:
-    """Cancel a draft or a prescription not yet fully dispensed. Open owings are cancelled with it."""
+def cancel_prescription(
+    ctx: ServiceContext, prescription_id: str, reason: str, *, whole_batch: bool = False
+) -> Prescription:
+    """Cancel a draft or a prescription not yet fully dispensed. Open owings are cancelled with it. With
+    ``whole_batch``, the later issues of its repeat that can still be cancelled go with it (in one transaction)."""
     require(ctx, Permission.CANCEL_PRESCRIPTIONS)
     if len(reason.strip()) < MIN_OVERRIDE_REASON:
         raise ValidationError("Say why the prescription is cancelled.")
     with ctx.database.transaction() as session:
         rx = get_prescription(session, prescription_id)
-        check_transition(rx.status, PrescriptionStatus.CANCELLED)
-        before = rx.status
-        rx.status = PrescriptionStatus.CANCELLED.value
-        rx.cancel_reason = reason.strip()
-        rx.updated_at = ctx.now()
-        for owing in _open_owings(session, rx):
-            _close_owing(session, ctx, owing, "cancelled")
-        for item in rx.items:
-            if item.status != "supplied":  # nothing more of it will be supplied
-                item.status = "cancelled"
-                if before != PrescriptionStatus.DRAFT:
-                    enqueue(session, ctx, item, "update")
-        record_event(
-            session, ctx, "prescription.cancel", "prescription", rx.id,
-            before={"status": before}, after={"status": rx.status, "reason": rx.cancel_reason},
-        )  # fmt: skip
-        if before != PrescriptionStatus.DRAFT:  # drafts never reached the server
-            enqueue(session, ctx, rx, "update")
+        _cancel(session, ctx, rx, reason.strip())
+        if whole_batch and rx.repeat_group_id:
+            siblings = session.execute(
+                select(Prescription).where(
+                    Prescription.repeat_group_id == rx.repeat_group_id,
+                    Prescription.id != rx.id,
+                    Prescription.repeat_issue > (rx.repeat_issue or 0),
+                    Prescription.status.in_([s.value for s in ACTIVE]),
+                )
+            ).scalars()
+            for issue in siblings:
+                _cancel(session, ctx, issue, reason.strip())
     return rx
+
+
+def _cancel(session: Session, ctx: ServiceContext, rx: Prescription, reason: str) -> None:
+    check_transition(rx.status, PrescriptionStatus.CANCELLED)
+    before = rx.status
+    rx.status = PrescriptionStatus.CANCELLED.value
+    rx.cancel_reason = reason
+    rx.updated_at = ctx.now()
+    for owing in _open_owings(session, rx):
+        _close_owing(session, ctx, owing, "cancelled")
+    for item in rx.items:
+        if item.status != "supplied":  # nothing more of it will be supplied
+            item.status = "cancelled"
+            if before != PrescriptionStatus.DRAFT:
+                enqueue(session, ctx, item, "update")
+    record_event(
+        session, ctx, "prescription.cancel", "prescription", rx.id,
+        before={"status": before}, after={"status": rx.status, "reason": rx.cancel_reason},
+    )  # fmt: skip
+    if before != PrescriptionStatus.DRAFT:  # drafts never reached the server
+        enqueue(session, ctx, rx, "update")
 
 
 def _close_owing(session: Session, ctx: ServiceContext, owing: Owing, status: str) -> None:
