@@ -1,4 +1,4 @@
-"""``rxdesk`` with no arguments: the desktop application (for now, the medicines catalogue window)."""
+"""``rxdesk`` with no arguments: the desktop application (for now, sign-in and the medicines catalogue window)."""
 
 from __future__ import annotations
 
@@ -11,17 +11,27 @@ from types import TracebackType
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from core import paths
+from core.context import ServiceContext
+from core.demo import ensure_demo_installation, is_demo_installation
 from core.dmd.replica import ensure_replica, replica_is_current
+from core.errors import RxDeskError
+from core.settings import workstation_name
+from core.storage.database import APP_DATABASE_NAME, open_database
 from desktop.catalogue_window import CATALOGUE_CHANGED, CatalogueWindow
 from desktop.messages import error_text, show_error
 from desktop.operation import Operation
+from desktop.sign_in import SignInWindow
 
 log = logging.getLogger(__name__)
 STYLE_SHEET = paths.RESOURCES / "style.qss"
 
 
 def run_gui(data_dir: Path | None, *, kiosk: bool = False) -> int:
-    """Open the catalogue window (full screen with ``kiosk``; the locked-down kiosk itself is still to come)."""
+    """Sign in, then the medicines catalogue (full screen with ``kiosk``; the locked-down kiosk is still to come).
+
+    A fresh data folder gets the demo installation (demo users shown on the sign-in screen) while the catalogue is
+    built from the bundled demo release in the background.
+    """
     app = QApplication.instance() or QApplication(sys.argv[:1] or ["rxdesk"])
     assert isinstance(app, QApplication)
     app.setApplicationName(paths.APP_NAME)
@@ -29,20 +39,35 @@ def run_gui(data_dir: Path | None, *, kiosk: bool = False) -> int:
     apply_style(app)
     try:
         data = paths.data_dir(data_dir)
-    except OSError as exc:
+        database = open_database(data / APP_DATABASE_NAME)
+        demo = ensure_demo_installation(database) or is_demo_installation(database)
+        workstation = workstation_name(database)
+    except (OSError, RxDeskError) as exc:
         show_error(None, "RxDesk cannot use its data folder.", exc)
         return 1
+    app.aboutToQuit.connect(database.close)
 
     window = CatalogueWindow(paths.replica_path(data))
-    if kiosk:
-        window.showFullScreen()
-    else:
-        window.show()
+    sign_in_window = SignInWindow(database, workstation, demo=demo)
     sys.excepthook = _report_unexpected(window)
+
+    def signed_in(ctx: ServiceContext) -> None:
+        window.show_user(ctx.actor.full_name, ctx.actor.role.value)
+        if kiosk:
+            window.showFullScreen()
+        else:
+            window.show()
+        sign_in_window.hide()
+        if window.catalogue_error and replica_is_current(paths.replica_path(data)):
+            QMessageBox.critical(
+                window, "RxDesk", f"The medicines catalogue cannot be opened.\n\n{window.catalogue_error}"
+            )
+
+    sign_in_window.signed_in.connect(signed_in)
+    sign_in_window.show()
     if not replica_is_current(paths.replica_path(data)):
         prepare_catalogue(window, data)  # first start, or a replica built by another schema version
-    elif window.catalogue_error:
-        QMessageBox.critical(window, "RxDesk", f"The medicines catalogue cannot be opened.\n\n{window.catalogue_error}")
+    app.setProperty("rxdesk_windows", [window, sign_in_window])  # kept alive with the application
     return app.exec()
 
 

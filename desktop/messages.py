@@ -8,12 +8,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from core.dmd.errors import DmdError
+from core.errors import RxDeskError
 
 log = logging.getLogger(__name__)
 
 
 def error_text(error: BaseException) -> str:
-    if isinstance(error, DmdError):
+    if isinstance(error, DmdError | RxDeskError):  # written for the user already
         return str(error)
     if isinstance(error, OSError):
         where = f" ({error.filename})" if error.filename else ""
@@ -27,7 +28,7 @@ def _sentence(text: str) -> str:
 
 def show_error(parent: QWidget | None, what_failed: str, error: BaseException) -> None:
     """``what_failed`` is the first line, e.g. "The medicines catalogue could not be prepared."."""
-    if isinstance(error, DmdError | OSError):  # expected: the message says it all
+    if isinstance(error, DmdError | RxDeskError | OSError):  # expected: the message says it all
         log.error("%s %s", what_failed, error_text(error))
     else:
         log.error("%s", what_failed, exc_info=error)
