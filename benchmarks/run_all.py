@@ -15,6 +15,7 @@ CLINICAL = (
     ("dispensing with a CD register entry", "benchmarks.bench_dispensing"),
     ("patient search and CSV import", "benchmarks.bench_patients"),
     ("printed documents", "benchmarks.bench_documents"),
+    ("cold start of the desktop app", "benchmarks.bench_startup"),
 )
 
 
