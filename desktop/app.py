@@ -15,8 +15,10 @@ from core.context import ServiceContext
 from core.demo import ensure_demo_installation, is_demo_installation
 from core.dmd.replica import ensure_replica, replica_is_current
 from core.errors import RxDeskError
+from core.prescriptions.lifecycle import expire_prescriptions
 from core.settings import workstation_name
 from core.storage.database import APP_DATABASE_NAME, open_database
+from core.users.roles import Permission, allowed
 from desktop.catalogue_window import CATALOGUE_CHANGED, CatalogueWindow
 from desktop.messages import error_text, show_error
 from desktop.operation import Operation
@@ -24,6 +26,7 @@ from desktop.sign_in import SignInWindow
 
 log = logging.getLogger(__name__)
 STYLE_SHEET = paths.RESOURCES / "style.qss"
+PRESCRIPTIONS_CHANGED = "prescriptions"  # a change topic (desktop.operation)
 
 
 def run_gui(data_dir: Path | None, *, kiosk: bool = False) -> int:
@@ -53,6 +56,7 @@ def run_gui(data_dir: Path | None, *, kiosk: bool = False) -> int:
 
     def signed_in(ctx: ServiceContext) -> None:
         window.show_user(ctx.actor.full_name, ctx.actor.role.value)
+        expire_out_of_date(ctx)
         if kiosk:
             window.showFullScreen()
         else:
@@ -69,6 +73,16 @@ def run_gui(data_dir: Path | None, *, kiosk: bool = False) -> int:
         prepare_catalogue(window, data)  # first start, or a replica built by another schema version
     app.setProperty("rxdesk_windows", [window, sign_in_window])  # kept alive with the application
     return app.exec()
+
+
+def expire_out_of_date(ctx: ServiceContext) -> Operation | None:
+    """Move prescriptions and owings past their last day to expired, off the UI thread, when someone who may see
+    prescriptions signs in (the queue already leaves them out; this keeps the records and the server right)."""
+    if not allowed(ctx.actor.role, Permission.VIEW_PRESCRIPTIONS):
+        return None
+    operation = Operation(lambda _report: expire_prescriptions(ctx), changes={PRESCRIPTIONS_CHANGED})
+    operation.failed.connect(lambda error: log.error("Expiring out-of-date prescriptions failed: %s", error))
+    return operation.start()
 
 
 def prepare_catalogue(window: CatalogueWindow, data: Path) -> Operation:

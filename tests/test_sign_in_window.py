@@ -8,6 +8,7 @@ from pytestqt.qtbot import QtBot
 
 from core.context import ServiceContext
 from core.demo import DEMO_PASSWORD, ensure_demo_installation
+from core.dmd.catalogue import Catalogue
 from core.storage.database import open_database
 from core.users.roles import Role
 from desktop.sign_in import SignInWindow
@@ -63,3 +64,26 @@ def test_demo_users_are_shown_only_on_a_demo_installation(qtbot: QtBot, clinic: 
         qtbot.keyClick(demo.secret, "\r")
     assert signal.args[0].actor.role is Role.PRESCRIBER
     database.close()
+
+
+def test_signing_in_expires_what_is_out_of_date(qtbot: QtBot, clinic: Clinic, demo_catalogue: Catalogue) -> None:
+    from core.prescriptions.drafting import add_item, create_prescription
+    from core.prescriptions.queries import get_prescription
+    from core.prescriptions.signing import sign_prescription
+    from desktop.app import expire_out_of_date
+    from tests.clinic import PRESCRIBER_PIN
+    from tests.prescribing_helpers import add_patient, fund_clinic, vmp_with_schedule
+
+    fund_clinic(clinic)
+    rx = create_prescription(clinic.prescriber, add_patient(clinic).id)
+    add_item(clinic.prescriber, demo_catalogue, rx.id, vmp_with_schedule(demo_catalogue, ("0008",)),
+             dose="1 at night", directions="One at night", quantity=28, days_supply=28)  # fmt: skip
+    sign_prescription(clinic.prescriber, demo_catalogue, rx.id, PRESCRIBER_PIN)
+    clinic.clock.advance(days=40)
+    assert expire_out_of_date(clinic.admin) is None  # an admin does not see prescriptions
+    operation = expire_out_of_date(clinic.pharmacist)
+    assert operation is not None
+    with qtbot.waitSignal(operation.finished, timeout=5000):
+        pass
+    with clinic.database.reader() as session:
+        assert get_prescription(session, rx.id).status == "expired"
