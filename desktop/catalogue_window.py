@@ -32,6 +32,7 @@ from desktop.detail_html import STYLE, format_date, render_detail
 from desktop.messages import error_text
 from desktop.operation import Operation, change_notifier
 from desktop.results_model import NAME_COLUMN, STATUS_COLUMN, TYPE_COLUMN, BadgeDelegate, ResultRow, ResultsModel
+from desktop.scanner import ScanDetector
 
 CATALOGUE_CHANGED = "catalogue"  # the change topic announced when the replica was (re)built
 MAX_RESULTS = 50
@@ -170,6 +171,10 @@ class CatalogueWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.user_label)
         self.statusBar().addPermanentWidget(self.release_label)
 
+        # A pack scanned anywhere in the window is looked up at once, whatever has the focus.
+        self.scanner = ScanDetector(self)
+        self.scanner.scanned.connect(self.show_scanned)
+
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(SEARCH_DELAY_MS)
@@ -251,6 +256,11 @@ class CatalogueWindow(QMainWindow):
         self.statusBar().clearMessage()
 
     # -- search --------------------------------------------------------------------------------------------------
+
+    def show_scanned(self, code: str) -> None:
+        self.search_box.setText(code)
+        self.search_box.setFocus()
+        self.search_now()
 
     def _schedule_search(self) -> None:
         self._search_timer.start()

@@ -13,6 +13,7 @@ from pytestqt.qtbot import QtBot
 
 from core import paths
 from core.dmd.build import build_replica
+from core.dmd.catalogue import Catalogue
 from desktop.app import prepare_catalogue
 from desktop.catalogue_window import CatalogueWindow
 from desktop.detail_html import render_detail
@@ -254,3 +255,15 @@ def test_controlled_drug_schedule_and_strength_per_volume() -> None:
 def test_names_are_escaped() -> None:
     page = render_detail({"id": "1", "type": "vtm", "vtm": {"vtmid": "1", "nm": "<b>A & B</b>"}, "vmps": []})
     assert "&lt;b&gt;A &amp; B&lt;/b&gt;" in page
+
+
+def test_a_pack_scanned_anywhere_in_the_window_is_looked_up(qtbot: QtBot, demo_catalogue: Catalogue) -> None:
+    gtin = demo_catalogue.conn.execute("SELECT gtin FROM gtin WHERE enddt IS NULL LIMIT 1").fetchone()[0]
+    window = CatalogueWindow(demo_catalogue.path)
+    qtbot.addWidget(window)
+    window.show()
+    window.results.setFocus()  # not the search box
+    qtbot.waitUntil(window.results.hasFocus)
+    window.scanner.scanned.emit(str(gtin))  # what a burst of keys ending in Enter produces (tests/test_scanner.py)
+    assert window.search_box.text() == str(gtin)
+    qtbot.waitUntil(lambda: window.results_model.rowCount() == 1, timeout=3000)
