@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
     QCheckBox,
+    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from core.dmd.catalogue import Catalogue, GtinMatch
 from core.dmd.errors import DmdError, InvalidGtinError, ReplicaMissingError
+from core.dmd.search_index import KIND_NAMES
 from desktop.detail_html import STYLE, format_date, render_detail
 from desktop.messages import error_text
 from desktop.operation import Operation, change_notifier
@@ -59,6 +61,22 @@ PREPARING_HTML = f"""<html><head><style>{STYLE}</style></head><body>
 <p class="meta">On first start RxDesk builds its catalogue from the demo release it ships with.
 This takes a few seconds; you can search as soon as it is ready.</p>
 </body></html>"""
+
+
+# The search filters: a label and what it passes to Catalogue.search.
+KIND_FILTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("All types", KIND_NAMES),
+    ("VTM: substances", ("vtm",)),
+    ("VMP: generic products", ("vmp",)),
+    ("AMP: branded products", ("amp",)),
+    ("VMPP: generic packs", ("vmpp",)),
+    ("AMPP: branded packs", ("ampp",)),
+)
+SCHEDULE_FILTERS: tuple[tuple[str, frozenset[int] | None], ...] = (
+    ("Any medicine", None),
+    ("Controlled drugs", frozenset({1, 2, 3, 4, 5})),
+    *((f"CD Schedule {n}", frozenset({n})) for n in (2, 3, 4, 5)),
+)
 
 
 class CatalogueWindow(QMainWindow):
@@ -96,6 +114,16 @@ class CatalogueWindow(QMainWindow):
         self.hidden_checkbox = QCheckBox("Show invalid, discontinued and unavailable")
         self.hidden_checkbox.setToolTip("Also list products that are hidden by default")
         self.hidden_checkbox.toggled.connect(self.search_now)
+        self.kind_filter = QComboBox()
+        self.kind_filter.setAccessibleName("Product type")
+        for label, kinds in KIND_FILTERS:
+            self.kind_filter.addItem(label, kinds)
+        self.kind_filter.currentIndexChanged.connect(self.search_now)
+        self.schedule_filter = QComboBox()
+        self.schedule_filter.setAccessibleName("Controlled drug schedule")
+        for label, schedules in SCHEDULE_FILTERS:
+            self.schedule_filter.addItem(label, schedules)
+        self.schedule_filter.currentIndexChanged.connect(self.search_now)
 
         self.summary_label = QLabel()
         self.summary_label.setObjectName("summaryLabel")
@@ -137,6 +165,8 @@ class CatalogueWindow(QMainWindow):
         top = QHBoxLayout()
         top.setSpacing(16)
         top.addWidget(self.search_box, 1)
+        top.addWidget(self.kind_filter)
+        top.addWidget(self.schedule_filter)
         top.addWidget(self.hidden_checkbox)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -273,7 +303,13 @@ class CatalogueWindow(QMainWindow):
         if self.catalogue is not None and text.strip():
             try:
                 barcode_rows, note = self._barcode_rows(text.strip())
-                hits = self.catalogue.search(text, limit=MAX_RESULTS, include_hidden=self.hidden_checkbox.isChecked())
+                hits = self.catalogue.search(
+                    text,
+                    limit=MAX_RESULTS,
+                    include_hidden=self.hidden_checkbox.isChecked(),
+                    kinds=self.kind_filter.currentData(),
+                    cd_schedules=self.schedule_filter.currentData(),
+                )
             except (DmdError, sqlite3.Error) as exc:
                 barcode_rows, hits, note = [], [], error_text(exc)
             shown = {(r.kind, r.id) for r in barcode_rows}

@@ -267,3 +267,17 @@ def test_a_pack_scanned_anywhere_in_the_window_is_looked_up(qtbot: QtBot, demo_c
     window.scanner.scanned.emit(str(gtin))  # what a burst of keys ending in Enter produces (tests/test_scanner.py)
     assert window.search_box.text() == str(gtin)
     qtbot.waitUntil(lambda: window.results_model.rowCount() == 1, timeout=3000)
+
+
+def test_type_and_schedule_filters(qtbot: QtBot, demo_catalogue: Catalogue) -> None:
+    window = CatalogueWindow(demo_catalogue.path)
+    qtbot.addWidget(window)
+    window.search_box.setText("morphine")
+    window.search_now()
+    everything = window.results_model.rows()
+    assert {row.kind for row in everything} > {"vmp"}
+    window.kind_filter.setCurrentIndex(2)  # VMP: generic products
+    assert {row.kind for row in window.results_model.rows()} == {"vmp"}
+    window.schedule_filter.setCurrentIndex(window.schedule_filter.findText("CD Schedule 5"))
+    rows = window.results_model.rows()
+    assert rows and all(demo_catalogue.cd_schedule_of_vmp(row.id) == 5 for row in rows)

@@ -315,3 +315,11 @@ def test_search_result_as_dict(cat: Catalogue) -> None:
 def test_search_after_reopen_is_the_same(tmp_path: Path, cat: Catalogue) -> None:
     with Catalogue(cat.path) as again:
         assert again.search("pilo drops") == cat.search("pilo drops")
+
+
+def test_search_by_controlled_drug_schedule(demo_catalogue: Catalogue) -> None:
+    hits = demo_catalogue.search("morphine", limit=30, cd_schedules=frozenset({2}))
+    assert hits and all(hit.type != "vtm" for hit in hits)
+    vmps = [hit for hit in hits if hit.type == "vmp"]
+    assert vmps and all(demo_catalogue.cd_schedule_of_vmp(hit.id) == 2 for hit in vmps)
+    assert demo_catalogue.search("paracetamol", cd_schedules=frozenset({2, 3, 4, 5})) == []

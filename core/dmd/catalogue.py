@@ -67,6 +67,14 @@ CODE_LOOKUPS = {
 }
 # Columns holding SNOMED ids, in any table (the schema says which).
 _ID_COLUMNS = frozenset(f.column for rt in RECORD_TYPES for f in rt.fields if f.kind is FieldKind.ID)
+# Each product kind's id and the CD category of its VMP (AMPPs through their VMPP).
+_VMP_OF = {
+    "vmp": "SELECT vpid, catcd FROM control_info WHERE vpid IN ({marks})",
+    "amp": "SELECT a.apid, c.catcd FROM amp a JOIN control_info c USING (vpid) WHERE a.apid IN ({marks})",
+    "vmpp": "SELECT p.vppid, c.catcd FROM vmpp p JOIN control_info c USING (vpid) WHERE p.vppid IN ({marks})",
+    "ampp": "SELECT ap.appid, c.catcd FROM ampp ap JOIN vmpp p ON p.vppid = ap.vppid "
+    "JOIN control_info c ON c.vpid = p.vpid WHERE ap.appid IN ({marks})",
+}
 # Where a column name means another lookup in one table.
 CODE_LOOKUP_OVERRIDES = {("ont", "formcd"): "ONT_FORM_ROUTE"}
 
@@ -176,9 +184,35 @@ class Catalogue:
 
     # -- search and lookups -----------------------------------------------------------------------------
     def search(
-        self, text: str, *, limit: int = 20, include_hidden: bool = False, kinds: tuple[str, ...] = KIND_NAMES
+        self,
+        text: str,
+        *,
+        limit: int = 20,
+        include_hidden: bool = False,
+        kinds: tuple[str, ...] = KIND_NAMES,
+        cd_schedules: frozenset[int] | None = None,
     ) -> list[SearchHit]:
-        return self._searcher.search(text, limit=limit, include_hidden=include_hidden, kinds=kinds)
+        """Products by name. ``cd_schedules`` keeps only products of those controlled drug schedules (VTMs have
+        none: they are left out then)."""
+        if cd_schedules is None:
+            return self._searcher.search(text, limit=limit, include_hidden=include_hidden, kinds=kinds)
+        kinds = tuple(k for k in kinds if k != "vtm")
+        # Most names are not controlled drugs: look further, then keep the ones that are.
+        hits = self._searcher.search(text, limit=min(limit * 10, 500), include_hidden=include_hidden, kinds=kinds)
+        schedules = self._schedules_of(hits)
+        return [hit for hit in hits if schedules.get((hit.type, hit.id)) in cd_schedules][:limit]
+
+    def _schedules_of(self, hits: list[SearchHit]) -> dict[tuple[str, int], int | None]:
+        """The CD schedule of each hit's VMP."""
+        out: dict[tuple[str, int], int | None] = {}
+        for kind, sql in _VMP_OF.items():
+            ids = [hit.id for hit in hits if hit.type == kind]
+            if not ids:
+                continue
+            marks = ",".join("?" * len(ids))
+            for product_id, catcd in self.conn.execute(sql.format(marks=marks), ids):
+                out[(kind, int(product_id))] = cd_schedule(catcd) or None
+        return out
 
     def resolve_id(self, product_id: int | str) -> ResolvedId:
         """Find a product by SNOMED id, following previous ids (main release and bonus history) to the current."""
