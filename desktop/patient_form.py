@@ -1,0 +1,171 @@
+"""Register or edit a patient: every field checked by the core's rules, each problem shown beside its field.
+
+The core decides (NHS number check digit, postcode, duplicates); this form only shows what it says. A possible
+duplicate (same name and date of birth) is asked about; the same NHS number is refused outright.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.context import ServiceContext
+from core.errors import RxDeskError
+from core.patients.csv_format import parse_date
+from core.patients.records import FIELD_LABELS, FieldError, PatientDetails, PossibleDuplicate, create_patient
+from core.patients.records import update_patient as update_patient_record
+from core.storage.models import Patient
+
+SEXES = ("", "female", "male", "other", "unknown")
+
+
+def ask_yes_no(parent: QWidget, text: str) -> bool:
+    answer = QMessageBox.question(parent, "RxDesk", text)
+    return answer == QMessageBox.StandardButton.Yes
+
+
+class PatientForm(QDialog):
+    saved = Signal(object)  # the Patient row
+
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        patient: Patient | None = None,
+        parent: QWidget | None = None,
+        ask: Callable[[QWidget, str], bool] = ask_yes_no,
+    ) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.patient = patient
+        self.ask = ask
+        self.setObjectName("patientForm")
+        self.setWindowTitle("Edit patient" if patient else "Register a patient")
+        self.setMinimumWidth(480)
+        self.inputs: dict[str, QLineEdit | QPlainTextEdit | QComboBox] = {}
+        self.field_errors: dict[str, QLabel] = {}
+        form = QFormLayout()
+        for name, label in FIELD_LABELS.items():
+            widget = self._input(name)
+            widget.setAccessibleName(label)
+            self.inputs[name] = widget
+            error = QLabel()
+            error.setObjectName("fieldError")
+            error.setWordWrap(True)
+            error.hide()
+            self.field_errors[name] = error
+            column = QVBoxLayout()
+            column.setSpacing(2)
+            column.addWidget(widget)
+            column.addWidget(error)
+            form.addRow(label + (" *" if name in ("given_name", "family_name", "date_of_birth") else ""), column)
+        self.error = QLabel()
+        self.error.setObjectName("formError")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        self.save_button = buttons.button(QDialogButtonBox.StandardButton.Save)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        if patient is not None:
+            self._fill(patient)
+
+    def _input(self, name: str) -> QLineEdit | QPlainTextEdit | QComboBox:
+        if name == "address":
+            box = QPlainTextEdit()
+            box.setTabChangesFocus(True)
+            box.setFixedHeight(64)
+            return box
+        if name == "sex":
+            combo = QComboBox()
+            combo.addItems([s.capitalize() or "Not recorded" for s in SEXES])
+            return combo
+        line = QLineEdit()
+        if name == "date_of_birth":
+            line.setPlaceholderText("dd/mm/yyyy")
+        if name == "nhs_number":
+            line.setPlaceholderText("10 digits, e.g. 943 476 5919")
+        return line
+
+    def _fill(self, patient: Patient) -> None:
+        details = PatientDetails.of(patient)
+        for name, widget in self.inputs.items():
+            value = getattr(details, name)
+            if isinstance(widget, QComboBox):
+                widget.setCurrentIndex(SEXES.index(value) if value in SEXES else 0)
+            elif name == "date_of_birth":
+                widget.setText(f"{value:%d/%m/%Y}")
+            else:
+                widget.setPlainText(value or "") if isinstance(widget, QPlainTextEdit) else widget.setText(value or "")
+
+    def _value(self, name: str) -> str:
+        widget = self.inputs[name]
+        if isinstance(widget, QComboBox):
+            return SEXES[widget.currentIndex()]
+        return widget.toPlainText() if isinstance(widget, QPlainTextEdit) else widget.text()
+
+    def details(self) -> PatientDetails:
+        """What was typed, as the core's input. Raises FieldError for a date that is not one."""
+        born = self._value("date_of_birth").strip()
+        if not born:
+            raise FieldError("date_of_birth", "this is required.")
+        values = {name: self._value(name).strip() or None for name in FIELD_LABELS if name != "date_of_birth"}
+        return PatientDetails(date_of_birth=parse_date(born), **values)  # type: ignore[arg-type]
+
+    def save(self, confirm_possible_duplicate: bool = False) -> None:
+        self._clear_errors()
+        try:
+            details = self.details()
+            if self.patient is None:
+                patient = create_patient(self.ctx, details, confirm_possible_duplicate=confirm_possible_duplicate)
+            else:
+                patient = update_patient_record(
+                    self.ctx, self.patient.id, details, confirm_possible_duplicate=confirm_possible_duplicate
+                )
+        except FieldError as exc:
+            self._show_field_error(exc.field, str(exc))
+            return
+        except PossibleDuplicate as exc:
+            if self.ask(self, f"{exc}\n\nSave this patient anyway?"):
+                self.save(confirm_possible_duplicate=True)
+            return
+        except RxDeskError as exc:
+            self.error.setText(str(exc))
+            self.error.show()
+            return
+        self.patient = patient
+        self.saved.emit(patient)
+        self.accept()
+
+    def _clear_errors(self) -> None:
+        self.error.hide()
+        for label in self.field_errors.values():
+            label.hide()
+
+    def _show_field_error(self, field: str, message: str) -> None:
+        label = self.field_errors.get(field)
+        if label is None:
+            self.error.setText(message)
+            self.error.show()
+            return
+        # Beside its field the message needs no "NHS number:" in front: the field says it.
+        label.setText(message.removeprefix(f"{FIELD_LABELS.get(field, field)}: "))
+        label.show()
+        self.adjustSize()  # room for the message, however many lines it takes
+        self.inputs[field].setFocus()
