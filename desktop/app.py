@@ -1,4 +1,4 @@
-"""``rxdesk`` with no arguments: the desktop application (for now, sign-in and the medicines catalogue window)."""
+"""``rxdesk`` with no arguments: the desktop application: sign in, then the workspaces of the user's role."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from core.dmd.replica import ensure_replica, replica_is_current
 from core.errors import RxDeskError
 from core.prescriptions.lifecycle import expire_prescriptions
 from core.settings import workstation_name
-from core.storage.database import APP_DATABASE_NAME, open_database
+from core.storage.database import APP_DATABASE_NAME, Database, open_database
 from core.users.roles import Permission, allowed
 from desktop.catalogue_window import CATALOGUE_CHANGED, CatalogueWindow
+from desktop.main_window import MainWindow
 from desktop.messages import error_text, show_error
 from desktop.operation import Operation
 from desktop.sign_in import SignInWindow
@@ -30,13 +31,52 @@ PRESCRIPTIONS_CHANGED = "prescriptions"  # a change topic (desktop.operation)
 
 
 def run_gui(data_dir: Path | None, *, kiosk: bool = False) -> int:
-    """Sign in, then the medicines catalogue (full screen with ``kiosk``; the locked-down kiosk is still to come).
+    """Sign in, then the workspaces (full screen with ``kiosk``; the locked-down kiosk is still to come)."""
+    app = QApplication.instance() or QApplication(sys.argv[:1] or ["rxdesk"])
+    assert isinstance(app, QApplication)
+    gui = start_gui(app, data_dir, kiosk=kiosk)
+    if gui is None:
+        return 1
+    app.aboutToQuit.connect(gui.database.close)
+    return app.exec()
+
+
+class Gui:
+    """The running application's windows and database: the sign-in window, then one session's window at a time.
 
     A fresh data folder gets the demo installation (demo users shown on the sign-in screen) while the catalogue is
     built from the bundled demo release in the background.
     """
-    app = QApplication.instance() or QApplication(sys.argv[:1] or ["rxdesk"])
-    assert isinstance(app, QApplication)
+
+    def __init__(self, data: Path, database: Database, workstation: str, *, demo: bool, kiosk: bool) -> None:
+        self.data = data
+        self.database = database
+        self.kiosk = kiosk
+        self.catalogue = CatalogueWindow(paths.replica_path(data))  # lives across sessions (it may be building)
+        self.sign_in_window = SignInWindow(database, workstation, demo=demo)
+        self.session: MainWindow | None = None  # Python must hold it, or Qt deletes it
+        self.sign_in_window.signed_in.connect(self.signed_in)
+
+    def signed_in(self, ctx: ServiceContext) -> None:
+        expire_out_of_date(ctx)
+        self.session = MainWindow(ctx, self.catalogue)
+        self.session.signed_out.connect(self.signed_out)
+        if self.kiosk:
+            self.session.showFullScreen()
+        else:
+            self.session.show()
+        self.sign_in_window.hide()
+        if self.catalogue.catalogue_error and replica_is_current(paths.replica_path(self.data)):
+            message = f"The medicines catalogue cannot be opened.\n\n{self.catalogue.catalogue_error}"
+            QMessageBox.critical(self.session, "RxDesk", message)
+
+    def signed_out(self) -> None:
+        self.session = None
+        self.sign_in_window.show()
+
+
+def start_gui(app: QApplication, data_dir: Path | None, *, kiosk: bool = False) -> Gui | None:
+    """Everything ``rxdesk`` shows, ready for the event loop: None (after telling the user) when it cannot start."""
     app.setApplicationName(paths.APP_NAME)
     app.setOrganizationName(paths.APP_NAME)
     apply_style(app)
@@ -47,32 +87,14 @@ def run_gui(data_dir: Path | None, *, kiosk: bool = False) -> int:
         workstation = workstation_name(database)
     except (OSError, RxDeskError) as exc:
         show_error(None, "RxDesk cannot use its data folder.", exc)
-        return 1
-    app.aboutToQuit.connect(database.close)
-
-    window = CatalogueWindow(paths.replica_path(data))
-    sign_in_window = SignInWindow(database, workstation, demo=demo)
-    sys.excepthook = _report_unexpected(window)
-
-    def signed_in(ctx: ServiceContext) -> None:
-        window.show_user(ctx.actor.full_name, ctx.actor.role.value)
-        expire_out_of_date(ctx)
-        if kiosk:
-            window.showFullScreen()
-        else:
-            window.show()
-        sign_in_window.hide()
-        if window.catalogue_error and replica_is_current(paths.replica_path(data)):
-            QMessageBox.critical(
-                window, "RxDesk", f"The medicines catalogue cannot be opened.\n\n{window.catalogue_error}"
-            )
-
-    sign_in_window.signed_in.connect(signed_in)
-    sign_in_window.show()
+        return None
+    gui = Gui(data, database, workstation, demo=demo, kiosk=kiosk)
+    sys.excepthook = _report_unexpected(gui.catalogue)
+    gui.sign_in_window.show()
     if not replica_is_current(paths.replica_path(data)):
-        prepare_catalogue(window, data)  # first start, or a replica built by another schema version
-    app.setProperty("rxdesk_windows", [window, sign_in_window])  # kept alive with the application
-    return app.exec()
+        prepare_catalogue(gui.catalogue, data)  # first start, or a replica built by another schema version
+    app.setProperty("rxdesk_gui", gui)  # kept alive with the application
+    return gui
 
 
 def expire_out_of_date(ctx: ServiceContext) -> Operation | None:

@@ -195,10 +195,7 @@ class CatalogueWindow(QMainWindow):
         self.progress.hide()
         self.release_label = QLabel()
         self.release_label.setObjectName("releaseLabel")
-        self.user_label = QLabel()
-        self.user_label.setObjectName("userLabel")
         self.statusBar().addPermanentWidget(self.progress)
-        self.statusBar().addPermanentWidget(self.user_label)
         self.statusBar().addPermanentWidget(self.release_label)
 
         # A pack scanned anywhere in the window is looked up at once, whatever has the focus.
@@ -258,10 +255,6 @@ class CatalogueWindow(QMainWindow):
     def _on_changes(self, topics: frozenset[str]) -> None:
         if CATALOGUE_CHANGED in topics:
             self.open_catalogue()
-
-    def show_user(self, full_name: str, role: str) -> None:
-        """Who is signed in, in the status bar."""
-        self.user_label.setText(f"Signed in: {full_name} ({role})")
 
     def show_progress(self, stage: str, done: int, total: int) -> None:
         self.progress.show()

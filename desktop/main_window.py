@@ -1,0 +1,74 @@
+"""The window after sign-in: one tab per workspace the user's role may use, the signed-in user in the status bar.
+
+Workspaces so far: Medicines (everyone) and Patients (roles that may see patients). The prescribing, counter and
+admin workspaces join this table as they are built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QWidget
+
+from core.context import ServiceContext
+from core.users.roles import Permission, allowed
+from desktop.catalogue_window import CatalogueWindow
+from desktop.patients_panel import PatientsPanel
+
+
+@dataclass(frozen=True)
+class Workspace:
+    title: str
+    permission: Permission | None  # None: every role
+    make: Callable[[ServiceContext, CatalogueWindow], QWidget]
+
+
+def _medicines(_ctx: ServiceContext, catalogue: CatalogueWindow) -> QWidget:
+    return catalogue
+
+
+WORKSPACES = (
+    Workspace("Patients", Permission.VIEW_PATIENTS, lambda ctx, _catalogue: PatientsPanel(ctx)),
+    Workspace("Medicines", None, _medicines),
+)
+
+
+class MainWindow(QMainWindow):
+    signed_out = Signal()
+
+    def __init__(self, ctx: ServiceContext, catalogue: CatalogueWindow, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.catalogue = catalogue
+        self.setObjectName("mainWindow")
+        self.setWindowTitle(f"RxDesk: {ctx.actor.full_name}")
+        self.resize(1280, 800)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        for workspace in WORKSPACES:
+            if workspace.permission is None or allowed(ctx.actor.role, workspace.permission):
+                self.tabs.addTab(workspace.make(ctx, catalogue), workspace.title)
+        self.setCentralWidget(self.tabs)
+        user = QLabel(f"Signed in: {ctx.actor.full_name} ({ctx.actor.role.value})")
+        user.setObjectName("userLabel")
+        self.statusBar().addPermanentWidget(user)
+        sign_out = QAction("Sign out", self)
+        sign_out.setShortcut(QKeySequence("Ctrl+L"))
+        sign_out.triggered.connect(self.sign_out)
+        self.menuBar().addAction(sign_out)
+
+    def titles(self) -> list[str]:
+        return [self.tabs.tabText(i) for i in range(self.tabs.count())]
+
+    def sign_out(self) -> None:
+        # The catalogue view outlives a session (it may be building the catalogue): hand it back before closing.
+        index = self.tabs.indexOf(self.catalogue)
+        if index >= 0:
+            self.tabs.removeTab(index)
+            self.catalogue.setParent(None)
+        self.signed_out.emit()
+        self.close()
+        self.deleteLater()
