@@ -1,6 +1,7 @@
 """The window after sign-in: one tab per workspace the user's role may use, the signed-in user in the status bar.
 
-Workspaces so far: Medicines (everyone) and Patients (roles that may see patients). The prescribing, counter and
+Workspaces so far: Counter (pharmacists and technicians), Patients (roles that may see patients), Medicines
+(everyone). The prescribing, counter and
 admin workspaces join this table as they are built.
 """
 
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QWidget
 from core.context import ServiceContext
 from core.users.roles import Permission, allowed
 from desktop.catalogue_window import CatalogueWindow
+from desktop.counter_panel import CounterPanel
 from desktop.patients_panel import PatientsPanel
 
 
@@ -30,7 +32,12 @@ def _medicines(_ctx: ServiceContext, catalogue: CatalogueWindow) -> QWidget:
     return catalogue
 
 
+def _counter(ctx: ServiceContext, catalogue: CatalogueWindow) -> QWidget:
+    return CounterPanel(ctx, lambda: catalogue.catalogue)
+
+
 WORKSPACES = (
+    Workspace("Counter", Permission.ASSEMBLE, _counter),
     Workspace("Patients", Permission.VIEW_PATIENTS, lambda ctx, _catalogue: PatientsPanel(ctx)),
     Workspace("Medicines", None, _medicines),
 )

@@ -21,8 +21,14 @@ def main_window(qtbot: QtBot, clinic: Clinic, catalogue: Catalogue, role: str) -
 
 
 def test_every_role_gets_its_workspaces(qtbot: QtBot, clinic: Clinic, demo_catalogue: Catalogue) -> None:
-    for role in ("admin", "prescriber", "pharmacist", "technician"):
-        assert main_window(qtbot, clinic, demo_catalogue, role).titles() == ["Patients", "Medicines"]
+    expected = {
+        "admin": ["Patients", "Medicines"],
+        "prescriber": ["Patients", "Medicines"],
+        "pharmacist": ["Counter", "Patients", "Medicines"],
+        "technician": ["Counter", "Patients", "Medicines"],
+    }
+    for role, titles in expected.items():
+        assert main_window(qtbot, clinic, demo_catalogue, role).titles() == titles
 
 
 def test_find_a_patient_and_see_the_record(qtbot: QtBot, clinic: Clinic, demo_catalogue: Catalogue) -> None:
@@ -43,7 +49,7 @@ def test_find_a_patient_and_see_the_record(qtbot: QtBot, clinic: Clinic, demo_ca
 
 def test_a_technician_can_look_but_not_register(qtbot: QtBot, clinic: Clinic, demo_catalogue: Catalogue) -> None:
     window = main_window(qtbot, clinic, demo_catalogue, "technician")
-    panel = window.tabs.widget(0)
+    panel = window.tabs.widget(1)
     assert isinstance(panel, PatientsPanel)
     assert panel.register_button.isHidden() and panel.edit_button.isHidden()
 

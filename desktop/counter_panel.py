@@ -1,0 +1,268 @@
+"""The pharmacy counter: the queue, a prescription opened by scanning its barcode (or searching), each item's
+packs scanned and checked against what was prescribed, then all or part dispensed; the rest is owed.
+
+Scanning is the flow: a scan of a prescription id opens it; a scan of a pack checks it against the selected item
+(a wrong pack is refused, naming both products). Nothing is dispensed until Dispense is pressed, and the core
+refuses anything the rules do not allow, with its own message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from decimal import Decimal
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.context import ServiceContext
+from core.dispensing.model import DispensingRefused, DispensingResult, SupplyLine
+from core.dispensing.queries import dispensing_queue, find_for_dispensing
+from core.dispensing.scan import verify_scan
+from core.dispensing.supply import dispense_items
+from core.dmd.catalogue import Catalogue
+from core.errors import RxDeskError
+from core.rules.model import Outcome
+from core.storage.models import Prescription, PrescriptionItem
+from core.users.roles import Permission, allowed
+from desktop.scanner import ScanDetector
+
+PRESCRIPTION_ID = re.compile(r"[0-9a-fA-F]{32}")
+COLUMNS = ("Item", "Prescribed", "Still to supply", "Supply now", "Pack scanned")
+
+
+def ask_reason(parent: QWidget, warning: str) -> str | None:
+    text, ok = QInputDialog.getText(parent, "RxDesk", f"{warning}\n\nReason to go ahead:")
+    return text if ok else None
+
+
+class CounterPanel(QWidget):
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        catalogue: Callable[[], Catalogue | None],
+        parent: QWidget | None = None,
+        reason: Callable[[QWidget, str], str | None] = ask_reason,
+    ) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.catalogue = catalogue  # a callable: the catalogue may still be building when the panel opens
+        self.reason = reason
+        self.setObjectName("counterPanel")
+        self.prescription: Prescription | None = None
+        self.scans: dict[str, str] = {}  # item id → GTIN of the pack checked for it
+        self.overrides: dict[str, str] = {}
+        self.last_dispensing: DispensingResult | None = None
+
+        self.find_box = QLineEdit()
+        self.find_box.setObjectName("searchBox")
+        self.find_box.setPlaceholderText("Scan the prescription's barcode, or find by patient…")
+        self.find_box.setAccessibleName("Find a prescription")
+        self.queue = QListWidget()
+        self.queue.setAccessibleName("Prescriptions waiting")
+        self.title = QLabel("Scan a prescription, or choose one from the queue.")
+        self.title.setObjectName("counterTitle")
+        self.title.setWordWrap(True)
+        self.items = QTableWidget(0, len(COLUMNS))
+        self.items.setHorizontalHeaderLabels(COLUMNS)
+        self.items.horizontalHeader().setStretchLastSection(True)
+        self.items.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.items.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        self.items.setAccessibleName("Items of the prescription")
+        self.message = QLabel()
+        self.message.setObjectName("counterMessage")
+        self.message.setWordWrap(True)
+        self.dispense_button = QPushButton("Dispense")
+        self.dispense_button.setEnabled(False)
+        self.dispense_button.setVisible(allowed(ctx.actor.role, Permission.DISPENSE))
+
+        left = QVBoxLayout()
+        left.addWidget(QLabel("Waiting to be dispensed"))
+        left.addWidget(self.queue, 1)
+        left_box = QWidget()
+        left_box.setLayout(left)
+        right = QVBoxLayout()
+        right.addWidget(self.title)
+        right.addWidget(self.items, 1)
+        right.addWidget(self.message)
+        right.addWidget(self.dispense_button, alignment=Qt.AlignmentFlag.AlignRight)
+        right_box = QWidget()
+        right_box.setLayout(right)
+        splitter = QSplitter()
+        splitter.addWidget(left_box)
+        splitter.addWidget(right_box)
+        splitter.setSizes([380, 820])
+        layout = QVBoxLayout(self)
+        top = QHBoxLayout()
+        top.addWidget(self.find_box, 1)
+        layout.addLayout(top)
+        layout.addWidget(splitter, 1)
+
+        self.scanner = ScanDetector(self)
+        self.scanner.scanned.connect(self.scanned)
+        self.find_box.returnPressed.connect(lambda: self.find(self.find_box.text()))
+        self.queue.itemActivated.connect(lambda item: self.open(str(item.data(Qt.ItemDataRole.UserRole))))
+        self.queue.currentItemChanged.connect(
+            lambda item, _old: item is not None and self.open(str(item.data(Qt.ItemDataRole.UserRole)))
+        )
+        self.dispense_button.clicked.connect(self.dispense)
+        self.refresh_queue()
+
+    # -- finding -------------------------------------------------------------------------------------------
+    def refresh_queue(self) -> None:
+        self.queue.clear()
+        for rx in dispensing_queue(self.ctx):
+            names = "; ".join(item.product_name for item in rx.items)
+            item = QListWidgetItem(f"{rx.signed_at:%d/%m %H:%M}  {names}")
+            item.setData(Qt.ItemDataRole.UserRole, rx.id)
+            self.queue.addItem(item)
+
+    def find(self, text: str) -> None:
+        try:
+            found = find_for_dispensing(self.ctx, text)
+        except RxDeskError as exc:
+            self.say(str(exc), Outcome.BLOCK)
+            return
+        if not found:
+            self.say(f"Nothing to dispense for {text.strip()!r}.", Outcome.WARN)
+        elif len(found) == 1:
+            self.open(found[0].id)
+        else:
+            self.queue.clear()
+            for rx in found:
+                item = QListWidgetItem(f"{rx.signed_at:%d/%m %H:%M}  {'; '.join(i.product_name for i in rx.items)}")
+                item.setData(Qt.ItemDataRole.UserRole, rx.id)
+                self.queue.addItem(item)
+            self.say(f"{len(found)} prescriptions found: choose one.", Outcome.ALLOW)
+
+    def scanned(self, code: str) -> None:
+        if PRESCRIPTION_ID.fullmatch(code):
+            self.open(code.lower())
+        elif self.prescription is None:
+            self.say("Scan the prescription first, then its packs.", Outcome.WARN)
+        else:
+            self.check_pack(code)
+
+    def open(self, prescription_id: str) -> None:
+        try:
+            [rx] = find_for_dispensing(self.ctx, prescription_id)
+        except RxDeskError as exc:
+            self.say(str(exc), Outcome.BLOCK)
+            return
+        self.prescription = rx
+        self.scans.clear()
+        self.overrides.clear()
+        self.title.setText(f"Prescription {rx.id} · {rx.status} · valid until {rx.valid_until:%d/%m/%Y}")
+        self.items.setRowCount(len(rx.items))
+        for row, item in enumerate(rx.items):
+            outstanding = item.quantity - item.quantity_supplied
+            self.items.setItem(row, 0, QTableWidgetItem(item.product_name))
+            self.items.setItem(row, 1, QTableWidgetItem(f"{item.quantity} {item.unit}"))
+            self.items.setItem(row, 2, QTableWidgetItem(f"{outstanding} {item.unit}"))
+            amount = QDoubleSpinBox()
+            amount.setDecimals(3 if outstanding != outstanding.to_integral() else 0)
+            amount.setRange(0, float(outstanding))
+            amount.setValue(float(outstanding))
+            amount.setAccessibleName(f"Supply now: {item.product_name}")
+            self.items.setCellWidget(row, 3, amount)
+            self.items.setItem(row, 4, QTableWidgetItem("not scanned"))
+        if rx.items:
+            self.items.selectRow(0)
+        self.dispense_button.setEnabled(True)
+        self.say("Scan each pack to check it against the prescription.", Outcome.ALLOW)
+
+    # -- packs -----------------------------------------------------------------------------------------------
+    def selected_item(self) -> PrescriptionItem | None:
+        if self.prescription is None:
+            return None
+        rows = self.items.selectionModel().selectedRows()
+        row = rows[0].row() if rows else 0
+        return self.prescription.items[row] if 0 <= row < len(self.prescription.items) else None
+
+    def check_pack(self, gtin: str) -> None:
+        item = self.selected_item()
+        catalogue = self.catalogue()
+        if item is None or catalogue is None:
+            self.say("The medicines catalogue is not ready yet: check the pack by hand.", Outcome.WARN)
+            return
+        result = verify_scan(self.ctx, catalogue, item, gtin)
+        row = self.prescription.items.index(item) if self.prescription else 0
+        if result.outcome is Outcome.BLOCK:
+            self.say(result.message, Outcome.BLOCK)
+            return
+        if result.outcome is Outcome.WARN:
+            reason = self.reason(self, result.message)
+            if not reason:
+                self.say("Pack not accepted: " + result.message, Outcome.WARN)
+                return
+            self.overrides[result.key] = reason
+        self.scans[item.id] = result.gtin
+        self.items.setItem(row, 4, QTableWidgetItem(f"✓ {result.pack_name or gtin}"))
+        self.say(result.message, Outcome.ALLOW)
+
+    # -- dispensing ------------------------------------------------------------------------------------------
+    def supply_lines(self) -> list[SupplyLine]:
+        assert self.prescription is not None
+        lines = []
+        for row, item in enumerate(self.prescription.items):
+            widget = self.items.cellWidget(row, 3)
+            assert isinstance(widget, QDoubleSpinBox)
+            amount = Decimal(str(round(widget.value(), 3))).normalize()
+            if amount > 0:
+                lines.append(SupplyLine(item.id, amount, self.scans.get(item.id)))
+        return lines
+
+    def dispense(self) -> None:
+        catalogue = self.catalogue()
+        if self.prescription is None or catalogue is None:
+            return
+        lines = self.supply_lines()
+        if not lines:
+            self.say("Nothing to supply: set how much of each item is supplied now.", Outcome.WARN)
+            return
+        try:
+            result = dispense_items(self.ctx, catalogue, self.prescription.id, lines, overrides=self.overrides)
+        except DispensingRefused as exc:
+            warnings = [r for r in exc.results if r.outcome is Outcome.WARN and r.key not in self.overrides]
+            if exc.blocked or not warnings:
+                self.say(str(exc), Outcome.BLOCK)
+                return
+            for warning in warnings:
+                reason = self.reason(self, warning.message)
+                if not reason:
+                    self.say("Not dispensed: " + warning.message, Outcome.WARN)
+                    return
+                self.overrides[warning.key] = reason
+            self.dispense()
+            return
+        except RxDeskError as exc:
+            self.say(str(exc), Outcome.BLOCK)
+            return
+        owed = "; ".join(f"{o.quantity} {o.unit} of {o.product_name} owed until {o.expires_on:%d/%m/%Y}"
+                         for o in result.owings)  # fmt: skip
+        self.say(f"Dispensed ({result.prescription_status}). {owed}".strip(), Outcome.ALLOW)
+        self.last_dispensing = result
+        self.prescription = None
+        self.dispense_button.setEnabled(False)
+        self.items.setRowCount(0)
+        self.refresh_queue()
+
+    def say(self, text: str, outcome: Outcome) -> None:
+        self.message.setText(text)
+        self.message.setProperty("outcome", outcome.value)
+        self.message.style().unpolish(self.message)
+        self.message.style().polish(self.message)
