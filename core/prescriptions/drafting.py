@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
 from core.audit.log import record_event
 from core.context import ServiceContext
 from core.dmd.catalogue import Catalogue
@@ -153,6 +156,24 @@ def remove_item(ctx: ServiceContext, item_id: str) -> None:
             session, ctx, "prescription.remove_item", "prescription", rx.id,
             before={"item": item.id, "product": item.product_name},
         )  # fmt: skip
+
+
+def my_drafts(ctx: ServiceContext, patient_id: str) -> list[Prescription]:
+    """The signed-in prescriber's unsigned drafts for a patient, newest first: to carry on with one."""
+    require(ctx, Permission.PRESCRIBE)
+    with ctx.database.reader() as session:
+        return list(
+            session.execute(
+                select(Prescription)
+                .where(
+                    Prescription.patient_id == patient_id,
+                    Prescription.prescriber_id == ctx.actor.user_id,
+                    Prescription.status == PrescriptionStatus.DRAFT.value,
+                )
+                .order_by(Prescription.created_at.desc())
+                .options(selectinload(Prescription.items))
+            ).scalars()
+        )
 
 
 def _check_own_draft(ctx: ServiceContext, rx: Prescription) -> None:

@@ -28,7 +28,7 @@ from core.rules.validity import valid_until
 from core.storage.models import Prescription, PrescriptionItem
 from core.storage.pending_rows import queue_object
 from core.storage.raw import update_row
-from core.tokens.costs import read_cost_table
+from core.tokens.costs import issue_costs, read_cost_table
 from core.tokens.ledger import account_for_prescriber, debit_for_prescription
 from core.users.roles import Permission, require
 from core.users.service import verify_pin
@@ -110,13 +110,11 @@ def sign_verified(
         warnings = tuple(r for r in results if r.outcome is Outcome.WARN)
         costs = read_cost_table(session)
         account = account_for_prescriber(session, ctx.actor.user_id)
-        issue_numbers = range(1, (rx.repeat_total or 1) + 1)
-        issue_costs = [sum(costs.item_cost(i.cd_schedule, n if rx.repeat_total else None) for i in rx.items)
-                       for n in issue_numbers]  # fmt: skip
-        total = sum(issue_costs)
+        costs_per_issue = issue_costs(costs, [i.cd_schedule for i in rx.items], rx.repeat_total)
+        total = sum(costs_per_issue)
         load_chain_head(session)
         issues = _issues(ctx, rx)
-        for issue, cost in zip(issues, issue_costs, strict=True):
+        for issue, cost in zip(issues, costs_per_issue, strict=True):
             issue.token_cost = cost
         # Outbox order is push order: the prescriptions and items first, then what refers to them.
         _write_issues(session, issues)
@@ -131,7 +129,7 @@ def sign_verified(
                 enqueue(session, ctx, item)
         for warning in warnings:
             record_override(session, ctx, rx.id, warning, overrides[warning.key].strip(), "prescription.override")
-        what = f"{len(rx.items)} item(s)" + (f", {len(issue_costs)} repeat issues" if rx.repeat_total else "")
+        what = f"{len(rx.items)} item(s)" + (f", {len(costs_per_issue)} repeat issues" if rx.repeat_total else "")
         # Refused past the overdraft limit: the whole transaction, the update above included, is rolled back.
         debit_for_prescription(session, ctx, account, total, rx.id, f"Prescription {rx.id[-8:]}: {what}")
         return SignedPrescription(tuple(i.id for i in issues), total, warnings)

@@ -29,6 +29,12 @@ class CostTable:
         return max(0, cost)
 
 
+def issue_costs(table: CostTable, cd_schedules: list[int | None], repeat_total: int | None) -> list[int]:
+    """What each issue of a prescription costs: one issue, or every issue of a repeat (issue 2 onwards discounted)."""
+    issues = range(1, (repeat_total or 1) + 1)
+    return [sum(table.item_cost(s, n if repeat_total else None) for s in cd_schedules) for n in issues]
+
+
 def read_cost_table(session: Session) -> CostTable:
     stored = read_setting(session, SETTING_KEY)
     return CostTable(**stored) if stored else CostTable()
