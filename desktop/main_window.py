@@ -1,8 +1,7 @@
 """The window after sign-in: one tab per workspace the user's role may use, the signed-in user in the status bar.
 
-Workspaces so far: Counter (pharmacists and technicians), Patients (roles that may see patients), Medicines
-(everyone). The prescribing, counter and
-admin workspaces join this table as they are built.
+Workspaces so far: Prescribe (prescribers), Counter (pharmacists and technicians), Patients (roles that may see
+patients), Medicines (everyone).
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from core.users.roles import Permission, allowed
 from desktop.catalogue_window import CatalogueWindow
 from desktop.counter_panel import CounterPanel
 from desktop.patients_panel import PatientsPanel
+from desktop.prescribe_panel import PrescribePanel
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,12 @@ def _counter(ctx: ServiceContext, catalogue: CatalogueWindow) -> QWidget:
     return CounterPanel(ctx, lambda: catalogue.catalogue)
 
 
+def _prescribe(ctx: ServiceContext, catalogue: CatalogueWindow) -> QWidget:
+    return PrescribePanel(ctx, lambda: catalogue.catalogue)
+
+
 WORKSPACES = (
+    Workspace("Prescribe", Permission.PRESCRIBE, _prescribe),
     Workspace("Counter", Permission.ASSEMBLE, _counter),
     Workspace("Patients", Permission.VIEW_PATIENTS, lambda ctx, _catalogue: PatientsPanel(ctx)),
     Workspace("Medicines", None, _medicines),
@@ -69,6 +74,13 @@ class MainWindow(QMainWindow):
 
     def titles(self) -> list[str]:
         return [self.tabs.tabText(i) for i in range(self.tabs.count())]
+
+    def workspace(self, title: str) -> QWidget:
+        """The workspace with that tab title (KeyError if the role has none)."""
+        for i in range(self.tabs.count()):
+            if self.tabs.tabText(i) == title:
+                return self.tabs.widget(i)
+        raise KeyError(title)
 
     def sign_out(self) -> None:
         # The catalogue view outlives a session (it may be building the catalogue): hand it back before closing.

@@ -121,3 +121,24 @@ def test_my_drafts_are_the_prescribers_own_unsigned_ones(clinic: Clinic, demo_ca
     assert my_drafts(clinic.prescriber, add_patient(clinic).id) == []
     with pytest.raises(PermissionDenied):
         my_drafts(clinic.pharmacist, patient.id)
+
+
+def test_draft_options_can_change_until_signing(clinic: Clinic, demo_catalogue: Catalogue) -> None:
+    from datetime import date
+
+    from core.errors import InvalidTransition, ValidationError
+    from core.prescriptions.drafting import set_draft_options
+    from core.prescriptions.queries import get_prescription
+
+    fund_clinic(clinic)
+    rx = create_prescription(clinic.prescriber, add_patient(clinic).id)
+    add_tablets(clinic, demo_catalogue, rx.id)
+    set_draft_options(clinic.prescriber, rx.id, not_before=date(2026, 3, 9), repeat_total=3, repeat_interval_days=28)
+    with pytest.raises(ValidationError, match="2 to 13 issues"):
+        set_draft_options(clinic.prescriber, rx.id, not_before=None, repeat_total=20, repeat_interval_days=28)
+    with clinic.database.reader() as session:
+        stored = get_prescription(session, rx.id)
+        assert (stored.not_before, stored.repeat_total, stored.repeat_issue) == (date(2026, 3, 9), 3, 1)
+    assert len(sign_prescription(clinic.prescriber, demo_catalogue, rx.id, PRESCRIBER_PIN).prescription_ids) == 3
+    with pytest.raises(InvalidTransition):
+        set_draft_options(clinic.prescriber, rx.id, not_before=None, repeat_total=None, repeat_interval_days=None)

@@ -23,7 +23,7 @@ def main_window(qtbot: QtBot, clinic: Clinic, catalogue: Catalogue, role: str) -
 def test_every_role_gets_its_workspaces(qtbot: QtBot, clinic: Clinic, demo_catalogue: Catalogue) -> None:
     expected = {
         "admin": ["Patients", "Medicines"],
-        "prescriber": ["Patients", "Medicines"],
+        "prescriber": ["Prescribe", "Patients", "Medicines"],
         "pharmacist": ["Counter", "Patients", "Medicines"],
         "technician": ["Counter", "Patients", "Medicines"],
     }
@@ -36,7 +36,7 @@ def test_find_a_patient_and_see_the_record(qtbot: QtBot, clinic: Clinic, demo_ca
 
     create_patient(clinic.admin, PatientDetails("Nia", "Roberts", date(1991, 8, 14), "4010232137"))
     window = main_window(qtbot, clinic, demo_catalogue, "prescriber")
-    panel = window.tabs.widget(0)
+    panel = window.workspace("Patients")
     assert isinstance(panel, PatientsPanel)
     qtbot.keyClicks(panel.search_box, "401 023 2137")
     panel.search_now()
@@ -49,7 +49,7 @@ def test_find_a_patient_and_see_the_record(qtbot: QtBot, clinic: Clinic, demo_ca
 
 def test_a_technician_can_look_but_not_register(qtbot: QtBot, clinic: Clinic, demo_catalogue: Catalogue) -> None:
     window = main_window(qtbot, clinic, demo_catalogue, "technician")
-    panel = window.tabs.widget(1)
+    panel = window.workspace("Patients")
     assert isinstance(panel, PatientsPanel)
     assert panel.register_button.isHidden() and panel.edit_button.isHidden()
 

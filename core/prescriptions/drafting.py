@@ -36,13 +36,7 @@ def create_prescription(
     require(ctx, Permission.PRESCRIBE)
     if ctx.actor.organisation_id is None:
         raise ValidationError("You are not a member of a clinic: ask an admin to add you to one.")
-    if repeat_total is not None:
-        if not 2 <= repeat_total <= MAX_REPEAT_ISSUES:
-            raise ValidationError(f"A repeat prescription has 2 to {MAX_REPEAT_ISSUES} issues.")
-        if repeat_interval_days is None or not 7 <= repeat_interval_days <= 91:
-            raise ValidationError("A repeat prescription needs an interval of 7 to 91 days between issues.")
-    elif repeat_interval_days is not None:
-        raise ValidationError("An interval is only given for a repeat prescription.")
+    _check_repeat(repeat_total, repeat_interval_days)
     now = ctx.now()
     with ctx.database.transaction() as session:
         patient = session.get(Patient, patient_id)
@@ -63,6 +57,42 @@ def create_prescription(
         session.add(rx)
         session.flush()
         record_event(session, ctx, "prescription.create", "prescription", rx.id, after={"patient": patient_id})
+    return rx
+
+
+def _check_repeat(repeat_total: int | None, repeat_interval_days: int | None) -> None:
+    if repeat_total is not None:
+        if not 2 <= repeat_total <= MAX_REPEAT_ISSUES:
+            raise ValidationError(f"A repeat prescription has 2 to {MAX_REPEAT_ISSUES} issues.")
+        if repeat_interval_days is None or not 7 <= repeat_interval_days <= 91:
+            raise ValidationError("A repeat prescription needs an interval of 7 to 91 days between issues.")
+    elif repeat_interval_days is not None:
+        raise ValidationError("An interval is only given for a repeat prescription.")
+
+
+def set_draft_options(
+    ctx: ServiceContext,
+    prescription_id: str,
+    *,
+    not_before: date | None,
+    repeat_total: int | None,
+    repeat_interval_days: int | None,
+) -> Prescription:
+    """Change a draft's start date or make it a repeat (or not): what create_prescription was given."""
+    require(ctx, Permission.PRESCRIBE)
+    _check_repeat(repeat_total, repeat_interval_days)
+    with ctx.database.transaction() as session:
+        rx = get_prescription(session, prescription_id)
+        _check_own_draft(ctx, rx)
+        before = {"not_before": rx.not_before, "repeat_total": rx.repeat_total, "interval": rx.repeat_interval_days}
+        rx.not_before = not_before
+        rx.repeat_total = repeat_total
+        rx.repeat_issue = 1 if repeat_total else None
+        rx.repeat_interval_days = repeat_interval_days
+        rx.updated_at = ctx.now()
+        after = {"not_before": not_before, "repeat_total": repeat_total, "interval": repeat_interval_days}
+        if after != before:
+            record_event(session, ctx, "prescription.options", "prescription", rx.id, before=before, after=after)
     return rx
 
 
