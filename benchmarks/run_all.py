@@ -16,6 +16,7 @@ CLINICAL = (
     ("patient search and CSV import", "benchmarks.bench_patients"),
     ("printed documents", "benchmarks.bench_documents"),
     ("cold start of the desktop app", "benchmarks.bench_startup"),
+    ("keystroke to results in the desktop app", "benchmarks.bench_type_ahead"),
 )
 
 

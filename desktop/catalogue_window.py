@@ -35,10 +35,11 @@ from desktop.messages import error_text
 from desktop.operation import Operation, change_notifier
 from desktop.results_model import NAME_COLUMN, STATUS_COLUMN, TYPE_COLUMN, BadgeDelegate, ResultRow, ResultsModel
 from desktop.scanner import ScanDetector
+from desktop.type_ahead import TypeAheadSearch
 
 CATALOGUE_CHANGED = "catalogue"  # the change topic announced when the replica was (re)built
 MAX_RESULTS = 50
-SEARCH_DELAY_MS = 40  # type-ahead debounce: one search per pause in typing
+SEARCH_DELAY_MS = 0  # searches run off the UI thread and skip what was overtaken: no need to wait for a pause
 DETAIL_DELAY_MS = 80  # arrowing through results loads the detail of the row the user stops on
 
 WELCOME_HTML = f"""<html><head><style>{STYLE}</style></head><body>
@@ -79,6 +80,46 @@ SCHEDULE_FILTERS: tuple[tuple[str, frozenset[int] | None], ...] = (
 )
 
 
+def find_rows(
+    catalogue: Catalogue, text: str, include_hidden: bool, kinds: tuple[str, ...], schedules: frozenset[int] | None
+) -> tuple[list[ResultRow], str]:
+    """What the results list shows for ``text``, and a note about a typed barcode (runs off the UI thread)."""
+    try:
+        barcode_rows, note = barcode_rows_of(catalogue, text.strip())
+        hits = catalogue.search(
+            text, limit=MAX_RESULTS, include_hidden=include_hidden, kinds=kinds, cd_schedules=schedules
+        )
+    except (DmdError, sqlite3.Error) as exc:
+        return [], error_text(exc)
+    shown = {(r.kind, r.id) for r in barcode_rows}
+    rows = barcode_rows + [ResultRow(h.id, h.type, h.name, h.status) for h in hits if (h.type, h.id) not in shown]
+    return rows[:MAX_RESULTS], note
+
+
+def barcode_rows_of(catalogue: Catalogue, text: str) -> tuple[list[ResultRow], str]:
+    """The pack(s) of a typed or scanned GTIN, and a note when the digits are not a valid barcode."""
+    if not (text.isdigit() and text.isascii() and len(text) in (13, 14)):
+        return [], ""
+    try:
+        matches = catalogue.find_gtin(text)
+    except InvalidGtinError as exc:
+        return [], str(exc)
+    rows = []
+    for m in matches:
+        how = f"old barcode, ended {format_date(m.end_date)}" if m.end_dated else "barcode match"
+        name = m.ampp_name or f"Pack {m.ampp_id}"
+        rows.append(ResultRow(m.ampp_id, "ampp", name, _pack_status(catalogue, m), how, match_is_old=m.end_dated))
+    return rows, "" if rows else f"No pack in this catalogue has the barcode {text}."
+
+
+def _pack_status(catalogue: Catalogue, match: GtinMatch) -> str | None:
+    """Whether the scanned pack is discontinued or invalid: its search entry says so."""
+    if not match.ampp_name:
+        return None
+    hits = catalogue.search(match.ampp_name, limit=10, include_hidden=True, kinds=("ampp",))
+    return next((hit.status for hit in hits if hit.id == match.ampp_id), None)
+
+
 class CatalogueWindow(QMainWindow):
     def __init__(self, replica: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -89,6 +130,9 @@ class CatalogueWindow(QMainWindow):
         self._detail_pool.setMaxThreadCount(1)
         self._detail_generation = 0
         self._detail_id: int | None = None  # the product whose detail is shown or loading
+        self._search = TypeAheadSearch(self)
+        self._search.answered.connect(self._show_rows)
+        self._search.failed.connect(self._search_failed)
         self._build_ui()
         change_notifier().changed.connect(self._on_changes)
         self.open_catalogue()
@@ -247,7 +291,9 @@ class CatalogueWindow(QMainWindow):
         return True
 
     def _close_catalogue(self) -> None:
-        self._detail_pool.waitForDone()  # a detail being read uses the connection
+        self._search.cancel()
+        self._search.wait()  # a search or a detail being read uses the connection
+        self._detail_pool.waitForDone()
         if self.catalogue is not None:
             self.catalogue.close()
             self.catalogue = None
@@ -289,51 +335,33 @@ class CatalogueWindow(QMainWindow):
         self._search_timer.start()
 
     def search_now(self) -> None:
+        """Search for what is typed, off the UI thread; the results replace the list when they come back."""
         self._search_timer.stop()
         text = self.search_box.text()
-        rows: list[ResultRow] = []
-        note = ""
-        if self.catalogue is not None and text.strip():
-            try:
-                barcode_rows, note = self._barcode_rows(text.strip())
-                hits = self.catalogue.search(
-                    text,
-                    limit=MAX_RESULTS,
-                    include_hidden=self.hidden_checkbox.isChecked(),
-                    kinds=self.kind_filter.currentData(),
-                    cd_schedules=self.schedule_filter.currentData(),
-                )
-            except (DmdError, sqlite3.Error) as exc:
-                barcode_rows, hits, note = [], [], error_text(exc)
-            shown = {(r.kind, r.id) for r in barcode_rows}
-            rows = barcode_rows + [
-                ResultRow(h.id, h.type, h.name, h.status) for h in hits if (h.type, h.id) not in shown
-            ]
-            rows = rows[:MAX_RESULTS]
+        catalogue = self.catalogue
+        if catalogue is None or not text.strip():
+            self._search.cancel()
+            self.results_model.set_rows([])
+            self._update_summary(text, 0, "")
+            return
+        hidden = self.hidden_checkbox.isChecked()
+        kinds, schedules = self.kind_filter.currentData(), self.schedule_filter.currentData()
+        self._search.request(text, lambda: find_rows(catalogue, text, hidden, kinds, schedules))
+
+    def wait_for_search(self) -> None:
+        """The results of what is typed, now (Enter or Down pressed before they came back; tests)."""
+        if self._search_timer.isActive():
+            self.search_now()
+        self._search.settle()
+
+    def _show_rows(self, text: str, found: tuple[list[ResultRow], str]) -> None:
+        rows, note = found
         self.results_model.set_rows(rows)
         self._update_summary(text, len(rows), note)
 
-    def _barcode_rows(self, text: str) -> tuple[list[ResultRow], str]:
-        """The pack(s) of a typed or scanned GTIN, and a note when the digits are not a valid barcode."""
-        if self.catalogue is None or not (text.isdigit() and text.isascii() and len(text) in (13, 14)):
-            return [], ""
-        try:
-            matches = self.catalogue.find_gtin(text)
-        except InvalidGtinError as exc:
-            return [], str(exc)
-        rows = []
-        for m in matches:
-            how = f"old barcode, ended {format_date(m.end_date)}" if m.end_dated else "barcode match"
-            name = m.ampp_name or f"Pack {m.ampp_id}"
-            rows.append(ResultRow(m.ampp_id, "ampp", name, self._pack_status(m), how, match_is_old=m.end_dated))
-        return rows, "" if rows else f"No pack in this catalogue has the barcode {text}."
-
-    def _pack_status(self, match: GtinMatch) -> str | None:
-        """Whether the scanned pack is discontinued or invalid: its search entry says so."""
-        if self.catalogue is None or not match.ampp_name:
-            return None
-        hits = self.catalogue.search(match.ampp_name, limit=10, include_hidden=True, kinds=("ampp",))
-        return next((hit.status for hit in hits if hit.id == match.ampp_id), None)
+    def _search_failed(self, text: str, error: BaseException) -> None:
+        self.results_model.set_rows([])
+        self._update_summary(text, 0, error_text(error))
 
     def _update_summary(self, text: str, count: int, note: str) -> None:
         """One line above the results: how many, or why there are none (``note``: about the barcode typed)."""
@@ -406,8 +434,7 @@ class CatalogueWindow(QMainWindow):
         return False
 
     def _flush_search(self) -> None:
-        if self._search_timer.isActive():
-            self.search_now()
+        self.wait_for_search()
 
     def _select_row(self, row: int) -> None:
         self.results.setCurrentIndex(self.results_model.index(row, NAME_COLUMN))

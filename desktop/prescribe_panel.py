@@ -113,7 +113,7 @@ class PrescribePanel(QWidget):
         layout.addWidget(self.patient_card)
         layout.addWidget(splitter, 1)
 
-        self.medicine_search = TypeAheadSearch(self._search_medicines, self)
+        self.medicine_search = TypeAheadSearch(self)
         self.medicine_search.answered.connect(self._show_medicines)
         self.medicine_search.failed.connect(lambda _t, error: self.medicine_note.setText(error_text(error)))
         for keys, slot in (
@@ -419,15 +419,14 @@ class PrescribePanel(QWidget):
         self.medicine_box.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.medicine_box.selectAll()
 
-    def _search_medicines(self, text: str) -> list[SearchHit]:
-        catalogue = self.catalogue()
-        if catalogue is None:
-            raise RxDeskError("The medicines catalogue is still being prepared: try again in a moment.")
-        return catalogue.search(text, limit=MEDICINE_RESULTS, kinds=("vmp", "amp"))
-
     def _medicine_text_changed(self, text: str) -> None:
-        if text.strip():
-            self.medicine_search.request(text)
+        catalogue = self.catalogue()
+        if catalogue is None and text.strip():
+            self.medicine_note.setText("The medicines catalogue is still being prepared: try again in a moment.")
+        elif catalogue is not None and text.strip():
+            self.medicine_search.request(
+                text, lambda: catalogue.search(text, limit=MEDICINE_RESULTS, kinds=("vmp", "amp"))
+            )
         else:
             self.medicine_search.cancel()
             self.medicine_results.clear()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QThreadPool, Signal
 
 from desktop.operation import Operation
 
@@ -21,14 +21,14 @@ class TypeAheadSearch(QObject):
     answered = Signal(str, object)  # (text, whatever the search function returned) for the latest request
     failed = Signal(str, object)  # (text, exception)
 
-    def __init__(self, search: Callable[[str], Any], parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._search = search
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
         self._generation = 0
 
-    def request(self, text: str) -> None:
+    def request(self, text: str, search: Callable[[], Any]) -> None:
+        """Run ``search`` (everything it needs captured on the UI thread) for ``text``; answered unless overtaken."""
         self._generation += 1
         generation = self._generation
 
@@ -36,7 +36,7 @@ class TypeAheadSearch(QObject):
             # Read across threads: an int attribute, set only on the UI thread. Stale means skip the query.
             if generation != self._generation:
                 return _SKIPPED
-            return self._search(text)
+            return search()
 
         operation = Operation(run)
         operation.succeeded.connect(lambda value: self._answer(generation, text, value))
@@ -50,6 +50,11 @@ class TypeAheadSearch(QObject):
     def wait(self) -> None:
         """Let the running search finish (before the database it reads is closed)."""
         self._pool.waitForDone()
+
+    def settle(self) -> None:
+        """Wait for the searches under way and deliver the latest answer now: Enter was pressed before it came."""
+        self._pool.waitForDone()
+        QCoreApplication.sendPostedEvents()  # the worker's answer is a queued signal: deliver it here
 
     def _answer(self, generation: int, text: str, value: object) -> None:
         if generation == self._generation and value is not _SKIPPED:

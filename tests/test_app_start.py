@@ -31,7 +31,7 @@ def test_first_run_signs_in_opens_the_workspaces_and_signs_out(
             gui.sign_in_window.submit()
         gc.collect()  # the session's window must be held, not left to Python's collector
         assert gui.session is not None and gui.session.isVisible()
-        assert gui.session.titles() == ["Patients", "Medicines"] and not gui.sign_in_window.isVisible()
+        assert gui.session.titles() == ["Prescribe", "Patients", "Medicines"] and not gui.sign_in_window.isVisible()
         gui.session.sign_out()
         assert gui.session is None and gui.sign_in_window.isVisible()
     finally:

@@ -55,7 +55,8 @@ def window(qtbot: QtBot, replica: Path) -> Iterator[CatalogueWindow]:
 def type_query(qtbot: QtBot, window: CatalogueWindow, text: str) -> list[ResultRow]:
     window.search_box.clear()
     qtbot.keyClicks(window.search_box, text)
-    qtbot.waitUntil(lambda: not window._search_timer.isActive(), timeout=TIMEOUT_MS)
+    window.wait_for_search()
+    qtbot.wait(60)  # a person pauses before the next key; a burst ending in Enter would be a barcode scan
     return window.results_model.rows()
 
 
@@ -93,6 +94,7 @@ def test_hidden_products_only_with_the_checkbox(qtbot: QtBot, window: CatalogueW
     rows = type_query(qtbot, window, "nutrison")
     assert rows and not any("Waymade" in r.name for r in rows)
     window.hidden_checkbox.setChecked(True)
+    window.wait_for_search()
     hidden = [r for r in window.results_model.rows() if "Waymade" in r.name]
     assert {r.status for r in hidden} == {"unavailable", "discontinued"}
 
@@ -274,10 +276,13 @@ def test_type_and_schedule_filters(qtbot: QtBot, demo_catalogue: Catalogue) -> N
     qtbot.addWidget(window)
     window.search_box.setText("morphine")
     window.search_now()
+    window.wait_for_search()
     everything = window.results_model.rows()
     assert {row.kind for row in everything} > {"vmp"}
     window.kind_filter.setCurrentIndex(2)  # VMP: generic products
+    window.wait_for_search()
     assert {row.kind for row in window.results_model.rows()} == {"vmp"}
     window.schedule_filter.setCurrentIndex(window.schedule_filter.findText("CD Schedule 5"))
+    window.wait_for_search()
     rows = window.results_model.rows()
     assert rows and all(demo_catalogue.cd_schedule_of_vmp(row.id) == 5 for row in rows)

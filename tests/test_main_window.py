@@ -62,5 +62,5 @@ def test_signing_out_keeps_the_catalogue_view(qtbot: QtBot, clinic: Clinic, demo
     assert catalogue_view.parent() is None  # not destroyed with the window: the next session reuses it
     qtbot.addWidget(catalogue_view)
     catalogue_view.search_box.setText("paracetamol")
-    catalogue_view.search_now()
+    catalogue_view.wait_for_search()
     assert catalogue_view.results_model.rowCount() > 0
