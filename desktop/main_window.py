@@ -19,6 +19,7 @@ from desktop.catalogue_window import CatalogueWindow
 from desktop.counter_panel import CounterPanel
 from desktop.patients_panel import PatientsPanel
 from desktop.prescribe_panel import PrescribePanel
+from desktop.status_indicators import StatusIndicators
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class MainWindow(QMainWindow):
             if workspace.permission is None or allowed(ctx.actor.role, workspace.permission):
                 self.tabs.addTab(workspace.make(ctx, catalogue), workspace.title)
         self.setCentralWidget(self.tabs)
+        self.indicators = StatusIndicators(self.statusBar(), ctx, lambda: catalogue.catalogue)
         user = QLabel(f"Signed in: {ctx.actor.full_name} ({ctx.actor.role.value})")
         user.setObjectName("userLabel")
         self.statusBar().addPermanentWidget(user)
@@ -88,6 +90,7 @@ class MainWindow(QMainWindow):
         if index >= 0:
             self.tabs.removeTab(index)
             self.catalogue.setParent(None)
+        self.indicators.disconnect()
         self.signed_out.emit()
         self.close()
         self.deleteLater()

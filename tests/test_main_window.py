@@ -64,3 +64,22 @@ def test_signing_out_keeps_the_catalogue_view(qtbot: QtBot, clinic: Clinic, demo
     catalogue_view.search_box.setText("paracetamol")
     catalogue_view.wait_for_search()
     assert catalogue_view.results_model.rowCount() > 0
+
+
+def test_the_status_bar_shows_connection_release_and_tokens(
+    qtbot: QtBot, clinic: Clinic, demo_catalogue: Catalogue
+) -> None:
+    from core.tokens.ledger import add_credit, create_account
+    from desktop.operation import change_notifier
+    from desktop.prescribe_panel import TOKENS_CHANGED
+
+    window = main_window(qtbot, clinic, demo_catalogue, "prescriber")
+    bar = window.indicators
+    assert bar.connection.text() == "● Offline" and "not set up" in bar.connection.toolTip()
+    assert bar.release.text().startswith("Catalogue ") and demo_catalogue.release().name in bar.release.toolTip()
+    assert bar.tokens.text() == "Tokens: no account"
+    account = create_account(clinic.admin, "organisation", clinic.clinic.id)
+    add_credit(clinic.admin, account.id, 120, "Opening balance")
+    change_notifier().changed.emit(frozenset({TOKENS_CHANGED}))
+    assert bar.tokens.text() == "Tokens: 120" and "Riverside Surgery" in bar.tokens.toolTip()
+    assert main_window(qtbot, clinic, demo_catalogue, "pharmacist").indicators.tokens.isHidden()
