@@ -5,21 +5,25 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtCore import QThreadPool
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from core import paths
 from core.context import ServiceContext
 from core.demo import ensure_demo_installation, is_demo_installation
 from core.dmd.replica import ensure_replica, replica_is_current
 from core.errors import RxDeskError
+from core.kiosk import kiosk_settings, kiosk_workspace
 from core.prescriptions.lifecycle import expire_prescriptions
 from core.settings import workstation_name
 from core.storage.database import APP_DATABASE_NAME, Database, open_database
 from core.users.roles import Permission, allowed
 from desktop.catalogue_window import CATALOGUE_CHANGED, CatalogueWindow
+from desktop.kiosk_window import KioskWindow
 from desktop.main_window import MainWindow
 from desktop.messages import error_text, show_error
 from desktop.operation import Operation
@@ -30,14 +34,15 @@ STYLE_SHEET = paths.RESOURCES / "style.qss"
 PRESCRIPTIONS_CHANGED = "prescriptions"  # a change topic (desktop.operation)
 
 
-def run_gui(data_dir: Path | None, *, kiosk: bool = False) -> int:
-    """Sign in, then the workspaces (full screen with ``kiosk``; the locked-down kiosk is still to come)."""
+def run_gui(data_dir: Path | None, *, kiosk: bool = False, kiosk_workspace: str | None = None) -> int:
+    """Sign in, then the workspaces; with ``kiosk`` the locked-down kiosk (desktop.kiosk_window), showing the
+    workspace named by ``kiosk_workspace`` or else this workstation's kiosk setting."""
     app = QApplication.instance() or QApplication(sys.argv[:1] or ["rxdesk"])
     assert isinstance(app, QApplication)
-    gui = start_gui(app, data_dir, kiosk=kiosk)
+    gui = start_gui(app, data_dir, kiosk=kiosk, kiosk_workspace=kiosk_workspace)
     if gui is None:
         return 1
-    app.aboutToQuit.connect(gui.database.close)
+    app.aboutToQuit.connect(gui.close)
     return app.exec()
 
 
@@ -48,34 +53,69 @@ class Gui:
     built from the bundled demo release in the background.
     """
 
-    def __init__(self, data: Path, database: Database, workstation: str, *, demo: bool, kiosk: bool) -> None:
+    def __init__(
+        self,
+        data: Path,
+        database: Database,
+        workstation: str,
+        *,
+        demo: bool,
+        kiosk: bool,
+        kiosk_workspace: str | None = None,
+    ) -> None:
         self.data = data
         self.database = database
         self.kiosk = kiosk
         self.catalogue = CatalogueWindow(paths.replica_path(data))  # lives across sessions (it may be building)
-        self.sign_in_window = SignInWindow(database, workstation, demo=demo)
+        self.sign_in_window = SignInWindow(database, workstation, demo=demo, keypad=kiosk)
         self.session: MainWindow | None = None  # Python must hold it, or Qt deletes it
+        self.kiosk_window = self._kiosk_window(workstation, kiosk_workspace) if kiosk else None
         self.sign_in_window.signed_in.connect(self.signed_in)
 
-    def signed_in(self, ctx: ServiceContext) -> None:
-        expire_out_of_date(ctx)
-        self.session = MainWindow(ctx, self.catalogue)
-        self.session.signed_out.connect(self.signed_out)
-        if self.kiosk:
-            self.session.showFullScreen()
+    def _kiosk_window(self, workstation: str, workspace: str | None) -> KioskWindow:
+        settings = kiosk_settings(self.database)
+        if workspace is not None:  # the command line's choice, for this run
+            settings = replace(settings, workspace=kiosk_workspace(workspace))
+        window = KioskWindow(self.sign_in_window, self.catalogue, self.database, workstation, settings)
+        window.exited.connect(QApplication.quit)
+        return window
+
+    def show_sign_in(self) -> None:
+        if self.kiosk_window is not None:
+            self.kiosk_window.showFullScreen()
         else:
+            self.sign_in_window.show()
+
+    def signed_in(self, ctx: ServiceContext) -> None:
+        if self.kiosk_window is not None:
+            if not self.kiosk_window.start_session(ctx):
+                return
+            expire_out_of_date(ctx)
+            parent: QWidget = self.kiosk_window
+        else:
+            expire_out_of_date(ctx)
+            self.session = MainWindow(ctx, self.catalogue)
+            self.session.signed_out.connect(self.signed_out)
             self.session.show()
-        self.sign_in_window.hide()
+            self.sign_in_window.hide()
+            parent = self.session
         if self.catalogue.catalogue_error and replica_is_current(paths.replica_path(self.data)):
             message = f"The medicines catalogue cannot be opened.\n\n{self.catalogue.catalogue_error}"
-            QMessageBox.critical(self.session, "RxDesk", message)
+            QMessageBox.critical(parent, "RxDesk", message)
+
+    def close(self) -> None:
+        """Let background work that uses the database finish (closing it under a worker would crash), then close."""
+        QThreadPool.globalInstance().waitForDone()
+        self.database.close()
 
     def signed_out(self) -> None:
         self.session = None
         self.sign_in_window.show()
 
 
-def start_gui(app: QApplication, data_dir: Path | None, *, kiosk: bool = False) -> Gui | None:
+def start_gui(
+    app: QApplication, data_dir: Path | None, *, kiosk: bool = False, kiosk_workspace: str | None = None
+) -> Gui | None:
     """Everything ``rxdesk`` shows, ready for the event loop: None (after telling the user) when it cannot start."""
     app.setApplicationName(paths.APP_NAME)
     app.setOrganizationName(paths.APP_NAME)
@@ -88,9 +128,14 @@ def start_gui(app: QApplication, data_dir: Path | None, *, kiosk: bool = False) 
     except (OSError, RxDeskError) as exc:
         show_error(None, "RxDesk cannot use its data folder.", exc)
         return None
-    gui = Gui(data, database, workstation, demo=demo, kiosk=kiosk)
+    try:
+        gui = Gui(data, database, workstation, demo=demo, kiosk=kiosk, kiosk_workspace=kiosk_workspace)
+    except RxDeskError as exc:  # an unknown kiosk workspace on the command line
+        show_error(None, "RxDesk cannot start the kiosk.", exc)
+        database.close()
+        return None
     sys.excepthook = _report_unexpected(gui.catalogue)
-    gui.sign_in_window.show()
+    gui.show_sign_in()
     if not replica_is_current(paths.replica_path(data)):
         prepare_catalogue(gui.catalogue, data)  # first start, or a replica built by another schema version
     app.setProperty("rxdesk_gui", gui)  # kept alive with the application

@@ -28,6 +28,7 @@ from core.paths import data_dir, replica_path
 from desktop.cli_admin import add_admin_commands
 from desktop.cli_clinical import add_clinical_commands, add_patient_commands
 from desktop.cli_common import CommandError, open_catalogue, print_json, signed_in, stderr, stdout
+from desktop.cli_kiosk import KIOSK_WORKSPACES, add_kiosk_commands
 
 if TYPE_CHECKING:
     pass
@@ -47,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rxdesk", description="RxDesk: prescribing and dispensing, offline.")
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--kiosk", action="store_true", help="start the locked-down kiosk")
+    parser.add_argument(
+        "--kiosk-workspace",
+        choices=KIOSK_WORKSPACES,
+        help="the one workspace the kiosk shows (default: this workstation's setting, else counter)",
+    )
     groups = parser.add_subparsers(dest="group")
     dmd = groups.add_parser("dmd", help="the NHS dm+d medicines catalogue").add_subparsers(dest="command")
     dmd.required = True
@@ -109,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     add_patient_commands(patient, signed_in_parser)
     prescription = add_admin_commands(groups, common, signed_in_parser)
     add_clinical_commands(groups, signed_in_parser, prescription)
+    add_kiosk_commands(groups, signed_in_parser)
     return parser
 
 
@@ -118,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.group is None:
             from desktop.app import run_gui  # Qt only when the GUI starts
 
-            return run_gui(args.data_dir, kiosk=args.kiosk)
+            return run_gui(args.data_dir, kiosk=args.kiosk, kiosk_workspace=args.kiosk_workspace)
         handler: Callable[[argparse.Namespace], int] = args.handler
         return handler(args)
     except (CommandError, DmdError, RxDeskError, OSError) as exc:

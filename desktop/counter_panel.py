@@ -3,7 +3,9 @@ packs scanned and checked against what was prescribed, then all or part dispense
 
 Scanning is the flow: a scan of a prescription id opens it; a scan of a pack checks it against the selected item
 (a wrong pack is refused, naming both products). Nothing is dispensed until Dispense is pressed, and the core
-refuses anything the rules do not allow, with its own message.
+refuses anything the rules do not allow, with its own message. After dispensing, the labels and the receipt are
+previewed and printed (desktop.printing). Keys: F5 dispenses, F9 prints the labels, F8 the receipt (the workspace
+adds F2 to find).
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from decimal import Decimal
+from itertools import pairwise
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QHBoxLayout,
+    QHeaderView,
     QInputDialog,
     QLabel,
     QLineEdit,
@@ -36,9 +41,13 @@ from core.dispensing.scan import verify_scan
 from core.dispensing.supply import dispense_items
 from core.dmd.catalogue import Catalogue
 from core.errors import RxDeskError
+from core.printing import dispensing as dispensing_prints
 from core.rules.model import Outcome
 from core.storage.models import Prescription, PrescriptionItem
 from core.users.roles import Permission, allowed
+from desktop.messages import error_text
+from desktop.operation import Operation
+from desktop.printing import DocumentKind, PrintPreviewDialog, preview_and_print
 from desktop.scanner import ScanDetector
 
 PRESCRIPTION_ID = re.compile(r"[0-9a-fA-F]{32}")
@@ -51,12 +60,16 @@ def ask_reason(parent: QWidget, warning: str) -> str | None:
 
 
 class CounterPanel(QWidget):
+    opened = Signal(str)  # the prescription id now on the counter
+    dispensed = Signal(object)  # the DispensingResult
+
     def __init__(
         self,
         ctx: ServiceContext,
         catalogue: Callable[[], Catalogue | None],
         parent: QWidget | None = None,
         reason: Callable[[QWidget, str], str | None] = ask_reason,
+        scan_area: QWidget | None = None,  # where a scan is heard (default: this panel)
     ) -> None:
         super().__init__(parent)
         self.ctx = ctx
@@ -67,6 +80,8 @@ class CounterPanel(QWidget):
         self.scans: dict[str, str] = {}  # item id → GTIN of the pack checked for it
         self.overrides: dict[str, str] = {}
         self.last_dispensing: DispensingResult | None = None
+        self.preview: PrintPreviewDialog | None = None  # the labels or receipt last previewed
+        self._print_kind = DocumentKind.LABEL
 
         self.find_box = QLineEdit()
         self.find_box.setObjectName("searchBox")
@@ -79,16 +94,28 @@ class CounterPanel(QWidget):
         self.title.setWordWrap(True)
         self.items = QTableWidget(0, len(COLUMNS))
         self.items.setHorizontalHeaderLabels(COLUMNS)
-        self.items.horizontalHeader().setStretchLastSection(True)
+        header = self.items.horizontalHeader()
+        for column in range(len(COLUMNS)):  # the product's name takes the room; the figures need little
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.items.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.items.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
         self.items.setAccessibleName("Items of the prescription")
         self.message = QLabel()
         self.message.setObjectName("counterMessage")
         self.message.setWordWrap(True)
+        may_dispense = allowed(ctx.actor.role, Permission.DISPENSE)
         self.dispense_button = QPushButton("Dispense")
+        self.dispense_button.setToolTip("Supply the quantities set now; the rest is owed (F5)")
         self.dispense_button.setEnabled(False)
-        self.dispense_button.setVisible(allowed(ctx.actor.role, Permission.DISPENSE))
+        self.dispense_button.setVisible(may_dispense)
+        self.labels_button = QPushButton("Print labels")
+        self.labels_button.setToolTip("Preview and print a label for each item just dispensed (F9)")
+        self.receipt_button = QPushButton("Print receipt")
+        self.receipt_button.setToolTip("Preview and print the receipt of what was just dispensed (F8)")
+        for button in (self.labels_button, self.receipt_button):
+            button.setEnabled(False)
+            button.setVisible(may_dispense)
 
         left = QVBoxLayout()
         left.addWidget(QLabel("Waiting to be dispensed"))
@@ -99,7 +126,12 @@ class CounterPanel(QWidget):
         right.addWidget(self.title)
         right.addWidget(self.items, 1)
         right.addWidget(self.message)
-        right.addWidget(self.dispense_button, alignment=Qt.AlignmentFlag.AlignRight)
+        actions = QHBoxLayout()
+        actions.addStretch(1)
+        actions.addWidget(self.labels_button)
+        actions.addWidget(self.receipt_button)
+        actions.addWidget(self.dispense_button)
+        right.addLayout(actions)
         right_box = QWidget()
         right_box.setLayout(right)
         splitter = QSplitter()
@@ -112,7 +144,11 @@ class CounterPanel(QWidget):
         layout.addLayout(top)
         layout.addWidget(splitter, 1)
 
-        self.scanner = ScanDetector(self)
+        tab_order = (self.find_box, self.queue, self.items, self.dispense_button, self.labels_button,
+                     self.receipt_button)  # fmt: skip
+        for before, after in pairwise(tab_order):
+            QWidget.setTabOrder(before, after)
+        self.scanner = ScanDetector(scan_area or self)
         self.scanner.scanned.connect(self.scanned)
         self.find_box.returnPressed.connect(lambda: self.find(self.find_box.text()))
         self.queue.itemActivated.connect(lambda item: self.open(str(item.data(Qt.ItemDataRole.UserRole))))
@@ -120,6 +156,11 @@ class CounterPanel(QWidget):
             lambda item, _old: item is not None and self.open(str(item.data(Qt.ItemDataRole.UserRole)))
         )
         self.dispense_button.clicked.connect(self.dispense)
+        self.labels_button.clicked.connect(self.print_labels)
+        self.receipt_button.clicked.connect(self.print_receipt)
+        # Active only while the panel is shown (the counter's tab is the current one).
+        for key, action in (("F5", self.dispense), ("F9", self.print_labels), ("F8", self.print_receipt)):
+            QShortcut(QKeySequence(key), self, action)
         self.refresh_queue()
 
     # -- finding -------------------------------------------------------------------------------------------
@@ -184,6 +225,7 @@ class CounterPanel(QWidget):
             self.items.selectRow(0)
         self.dispense_button.setEnabled(True)
         self.say("Scan each pack to check it against the prescription.", Outcome.ALLOW)
+        self.opened.emit(rx.id)
 
     # -- packs -----------------------------------------------------------------------------------------------
     def selected_item(self) -> PrescriptionItem | None:
@@ -254,12 +296,46 @@ class CounterPanel(QWidget):
             return
         owed = "; ".join(f"{o.quantity} {o.unit} of {o.product_name} owed until {o.expires_on:%d/%m/%Y}"
                          for o in result.owings)  # fmt: skip
-        self.say(f"Dispensed ({result.prescription_status}). {owed}".strip(), Outcome.ALLOW)
+        parts = (f"Dispensed ({result.prescription_status}).", f"{owed}." if owed else "",
+                 "F9 prints the labels, F8 the receipt.")  # fmt: skip
+        self.say(" ".join(p for p in parts if p), Outcome.ALLOW)
         self.last_dispensing = result
         self.prescription = None
         self.dispense_button.setEnabled(False)
+        self.labels_button.setEnabled(True)
+        self.receipt_button.setEnabled(True)
         self.items.setRowCount(0)
         self.refresh_queue()
+        self.find_box.setFocus()  # ready for the next scan
+        self.dispensed.emit(result)
+
+    # -- printing --------------------------------------------------------------------------------------------
+    def print_labels(self) -> Operation | None:
+        """Render the last dispensing's labels off the UI thread (the print is audited), then preview them."""
+        ctx, result = self.ctx, self.last_dispensing
+        if result is None or not allowed(ctx.actor.role, Permission.DISPENSE):
+            return None
+        return self._print(lambda: dispensing_prints.print_labels(ctx, result.dispensing_id), DocumentKind.LABEL)
+
+    def print_receipt(self) -> Operation | None:
+        ctx, result = self.ctx, self.last_dispensing
+        if result is None or not allowed(ctx.actor.role, Permission.DISPENSE):
+            return None
+        return self._print(lambda: [dispensing_prints.print_receipt(ctx, result.dispensing_id)], DocumentKind.RECEIPT)
+
+    def _print(self, render: Callable[[], list[bytes]], kind: DocumentKind) -> Operation:
+        self._print_kind = kind
+        operation = Operation(lambda _report: render())
+        operation.succeeded.connect(self._show_preview)
+        operation.failed.connect(self._print_failed)
+        return operation.start()
+
+    def _show_preview(self, pdfs: list[bytes]) -> None:
+        title = "Labels" if self._print_kind is DocumentKind.LABEL else "Receipt"
+        self.preview = preview_and_print(self, self._print_kind, title, pdfs)
+
+    def _print_failed(self, error: BaseException) -> None:
+        self.say(error_text(error), Outcome.BLOCK)
 
     def say(self, text: str, outcome: Outcome) -> None:
         self.message.setText(text)

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QWidget
 from core.context import ServiceContext
 from core.users.roles import Permission, allowed
 from desktop.catalogue_window import CatalogueWindow
-from desktop.counter_panel import CounterPanel
+from desktop.counter_workspace import CounterWorkspace
 from desktop.patients_panel import PatientsPanel
 from desktop.prescribe_panel import PrescribePanel
 from desktop.status_indicators import StatusIndicators
@@ -34,7 +34,7 @@ def _medicines(_ctx: ServiceContext, catalogue: CatalogueWindow) -> QWidget:
 
 
 def _counter(ctx: ServiceContext, catalogue: CatalogueWindow) -> QWidget:
-    return CounterPanel(ctx, lambda: catalogue.catalogue)
+    return CounterWorkspace(ctx, lambda: catalogue.catalogue)
 
 
 def _prescribe(ctx: ServiceContext, catalogue: CatalogueWindow) -> QWidget:

@@ -6,6 +6,11 @@ carries its result, then the operation's ``changes`` (topics such as ``"catalogu
 ``change_notifier().changed`` so every view showing that data can refresh. If ``fn`` raises, ``failed`` carries
 the exception instead. ``finished`` follows either way. All of these are emitted on the UI thread.
 
+Cancelling is cooperative: ``cancel()`` (on the UI thread) sets a flag, and the next ``report`` call in the worker
+raises ``OperationCancelled`` instead of reporting; ``fn`` lets it propagate (cleaning up on the way out, as any
+exception would make it), and ``cancelled`` is emitted instead of ``failed``. A function that is past its last
+``report`` when asked finishes normally and ``succeeded`` follows: what it did is done.
+
 The worker never holds a reference to the Operation (or to whatever its slots capture): only the UI thread does,
 through ``_running``. Otherwise the worker could drop the last reference and a QObject (even a window) would be
 destroyed on the wrong thread.
@@ -14,6 +19,7 @@ destroyed on the wrong thread.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
@@ -21,6 +27,13 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QThreadPool, Signal, Slot
 
 Report = Callable[[str, int, int], None]  # (stage, done, total): the shape of core.dmd.build.Progress
+
+
+class OperationCancelled(Exception):
+    """Raised by ``report`` in the worker once the operation was asked to stop."""
+
+    def __init__(self) -> None:
+        super().__init__("The operation was cancelled.")
 
 
 class ChangeNotifier(QObject):
@@ -33,6 +46,7 @@ class Operation(QObject):
     succeeded = Signal(object)
     failed = Signal(object)  # the exception
     progressed = Signal(str, object, object)  # object: byte counts can exceed a C int
+    cancelled = Signal()  # instead of failed, when fn stopped because cancel() was called
     finished = Signal()
 
     def __init__(
@@ -41,6 +55,15 @@ class Operation(QObject):
         super().__init__(parent)
         self._fn: Callable[[Report], Any] | None = fn
         self._changes = frozenset(changes)
+        self._stop = threading.Event()  # shared with the worker: the only thing of this object it holds
+
+    def cancel(self) -> None:
+        """Ask the worker to stop at its next ``report``; ``cancelled`` (then ``finished``) follows if it does."""
+        self._stop.set()
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._stop.is_set()
 
     def start(self, pool: QThreadPool | None = None) -> Operation:
         if self._fn is None:
@@ -50,7 +73,7 @@ class Operation(QObject):
         relay.running[key] = self
         holder = [self._fn]
         self._fn = None
-        (pool or QThreadPool.globalInstance()).start(partial(_work, relay, key, holder))
+        (pool or QThreadPool.globalInstance()).start(partial(_work, relay, key, holder, self._stop))
         return self
 
     def _complete(self, ok: bool, value: object) -> None:
@@ -59,20 +82,28 @@ class Operation(QObject):
                 self.succeeded.emit(value)
                 if self._changes:
                     change_notifier().changed.emit(self._changes)
+            elif isinstance(value, OperationCancelled) and self._stop.is_set():
+                self.cancelled.emit()
             else:
                 self.failed.emit(value)
         finally:
             self.finished.emit()
 
 
-def _work(relay: _Relay, key: int, holder: list[Callable[[Report], Any]]) -> None:
+def _work(relay: _Relay, key: int, holder: list[Callable[[Report], Any]], stop: threading.Event) -> None:
     """In the worker thread. Every reference it holds is let go before the outcome is posted to the UI thread,
     so the function, its result or exception (with the traceback's frames) are released there, not here."""
     fn = holder.pop()
-    ok, value = _call(fn, partial(relay.progressed.emit, key))
+    ok, value = _call(fn, partial(_report, relay, key, stop))
     box = [value]
     del fn, value
     relay.done.emit(key, ok, box)
+
+
+def _report(relay: _Relay, key: int, stop: threading.Event, stage: str, done: int, total: int) -> None:
+    if stop.is_set():
+        raise OperationCancelled()
+    relay.progressed.emit(key, stage, done, total)
 
 
 def _call(fn: Callable[[Report], Any], report: Report) -> tuple[bool, object]:

@@ -23,12 +23,15 @@ from core.storage.database import Database
 from core.users.service import sign_in
 from desktop.messages import error_text
 from desktop.operation import Operation
+from desktop.pin_pad import PinPad
 
 
 class SignInWindow(QWidget):
     signed_in = Signal(object)  # the ServiceContext of the user who signed in
 
-    def __init__(self, database: Database, workstation: str, *, demo: bool, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, database: Database, workstation: str, *, demo: bool, keypad: bool = False, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.database = database
         self.workstation = workstation
@@ -62,6 +65,11 @@ class SignInWindow(QWidget):
         layout.addWidget(title)
         layout.addWidget(subtitle)
         layout.addLayout(form)
+        self.pin_pad = PinPad(self.secret, ok_text="Sign in") if keypad else None  # a touch screen (the kiosk)
+        if self.pin_pad is not None:
+            self.button.hide()  # the keypad's own button signs in
+            self.pin_pad.submitted.connect(lambda _secret: self.submit())
+            layout.addWidget(self.pin_pad)
         layout.addWidget(self.error)
         layout.addWidget(self.button, alignment=Qt.AlignmentFlag.AlignRight)
         self.demo_hint = self._demo_hint() if demo else None

@@ -124,3 +124,14 @@ def demo_catalogue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog
     build_replica(target, main, bonus, parallel=False)
     with Catalogue(target) as cat:
         yield cat
+
+
+@pytest.fixture(autouse=True)
+def ui_settings_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Qt's per-workstation UI settings (desktop.ui_settings: printers) in a fresh folder for each test, so tests
+    never read or write the user's, nor each other's."""
+    from PySide6.QtCore import QSettings
+
+    folder = tmp_path_factory.mktemp("ui-settings")
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    return folder

@@ -38,6 +38,6 @@ def test_first_run_signs_in_opens_the_workspaces_and_signs_out(
         QThreadPool.globalInstance().waitForDone(60_000)  # the first-run catalogue build, if still going
         gui.sign_in_window.close()
         gui.catalogue.close()
-        gui.database.close()
+        gui.close()
         app.setProperty("rxdesk_gui", None)
     assert (tmp_path / "data" / "rxdesk.sqlite").exists() and (tmp_path / "data" / "dmd.sqlite").exists()

@@ -76,3 +76,87 @@ def test_an_operation_runs_once(qtbot: QtBot) -> None:
         operation.start()
     with pytest.raises(RuntimeError):
         operation.start()
+
+
+def test_cancel_stops_the_worker_at_its_next_report(qtbot: QtBot) -> None:
+    started = threading.Event()
+    reports: list[int] = []
+    cleaned_up: list[bool] = []
+
+    def work(report: Report) -> str:
+        try:
+            started.set()
+            for i in range(10_000):
+                report("Working", i, 10_000)
+                reports.append(i)
+                threading.Event().wait(0.001)
+            return "done"
+        finally:
+            cleaned_up.append(True)
+
+    operation = Operation(work, changes={"catalogue"})
+    outcome: list[str] = []
+    operation.succeeded.connect(lambda _r: outcome.append("succeeded"))
+    operation.failed.connect(lambda _e: outcome.append("failed"))
+    operation.cancelled.connect(lambda: outcome.append("cancelled"))
+    operation.finished.connect(lambda: outcome.append("finished"))
+    changes: list[object] = []
+    change_notifier().changed.connect(changes.append)
+    try:
+        with qtbot.waitSignal(operation.finished, timeout=10_000):
+            operation.start()
+            assert started.wait(5)
+            operation.cancel()
+            assert operation.cancel_requested
+    finally:
+        change_notifier().changed.disconnect(changes.append)
+    assert outcome == ["cancelled", "finished"]
+    assert cleaned_up == [True] and len(reports) < 10_000
+    assert changes == []  # nothing changed: no view is told to refresh
+
+
+def test_cancelled_before_the_first_report_never_reports(qtbot: QtBot) -> None:
+    progress: list[object] = []
+    operation = Operation(lambda report: report("Starting", 0, 1))
+    operation.progressed.connect(lambda *args: progress.append(args))
+    cancelled: list[bool] = []
+    operation.cancelled.connect(lambda: cancelled.append(True))
+    operation.cancel()
+    with qtbot.waitSignal(operation.finished, timeout=5000):
+        operation.start()
+    assert cancelled == [True] and progress == []
+
+
+def test_work_past_its_last_report_succeeds_even_if_cancelled(qtbot: QtBot) -> None:
+    may_finish = threading.Event()
+
+    def work(report: Report) -> int:
+        report("Last step", 1, 1)
+        assert may_finish.wait(5)
+        return 7
+
+    operation = Operation(work)
+    results: list[object] = []
+    operation.succeeded.connect(results.append)
+    operation.cancelled.connect(lambda: results.append("cancelled"))
+    with qtbot.waitSignal(operation.finished, timeout=5000):
+        operation.start()
+        with qtbot.waitSignal(operation.progressed, timeout=5000):
+            pass
+        operation.cancel()
+        may_finish.set()
+    assert results == [7]
+
+
+def test_the_exception_of_a_function_not_cancelled_is_a_failure(qtbot: QtBot) -> None:
+    from desktop.operation import OperationCancelled
+
+    def work(report: Report) -> None:
+        raise OperationCancelled()  # raised without cancel(): a bug, reported as a failure
+
+    operation = Operation(work)
+    errors: list[object] = []
+    operation.failed.connect(errors.append)
+    with qtbot.waitSignal(operation.finished, timeout=5000):
+        operation.start()
+    assert len(errors) == 1 and isinstance(errors[0], OperationCancelled)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -56,6 +56,16 @@ class OwingInfo:
     unit: str
     expires_on: date  # the last day it may be supplied
     status: str = OwingStatus.OPEN.value
+
+
+@dataclass(frozen=True)
+class OpenOwing:
+    """An owing on the pharmacy's list: what is owed, to whom, on which prescription, since when."""
+
+    owing: OwingInfo
+    prescription_id: str
+    patient_name: str  # "FAMILY, Given", as the counter lists patients
+    owed_since: datetime
 
 
 @dataclass(frozen=True)

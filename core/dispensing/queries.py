@@ -6,14 +6,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from core.context import ServiceContext
-from core.dispensing.model import OwingInfo, OwingStatus
+from core.dispensing.access import organisation_of
+from core.dispensing.model import OpenOwing, OwingInfo, OwingStatus
 from core.dispensing.owings import owing_info
 from core.errors import NotFound
 from core.ids import is_id
 from core.patients.search import search_patients
 from core.prescriptions import queries
 from core.prescriptions.status import ACTIVE, PrescriptionStatus
-from core.storage.models import Owing, Prescription, PrescriptionItem
+from core.storage.models import Dispensing, Owing, Patient, Prescription, PrescriptionItem
 from core.users.roles import Permission, require
 
 MAX_PATIENTS = 20
@@ -69,3 +70,30 @@ def owings_of(ctx: ServiceContext, prescription_id: str, *, include_closed: bool
         if not include_closed:
             statement = statement.where(Owing.status == OwingStatus.OPEN.value)
         return [owing_info(owing, item) for owing, item in session.execute(statement).tuples()]
+
+
+def open_owings_of_organisation(ctx: ServiceContext, limit: int = 500) -> list[OpenOwing]:
+    """What this pharmacy still owes: the open owings of prescriptions it has dispensed from, soonest last day
+    first. Owings past their last day are left out (they can no longer be supplied; expiring marks them)."""
+    require(ctx, Permission.VIEW_PRESCRIPTIONS)
+    organisation_id = organisation_of(ctx)
+    dispensed_here = (
+        select(Dispensing.id)
+        .where(Dispensing.prescription_id == Prescription.id, Dispensing.organisation_id == organisation_id)
+        .exists()
+    )
+    statement = (
+        select(Owing, PrescriptionItem, Prescription.id, Patient.family_name, Patient.given_name)
+        .join(PrescriptionItem, Owing.item_id == PrescriptionItem.id)
+        .join(Prescription, PrescriptionItem.prescription_id == Prescription.id)
+        .join(Patient, Prescription.patient_id == Patient.id)
+        .where(Owing.status == OwingStatus.OPEN.value, Owing.expires_on >= ctx.today(), dispensed_here)
+        .order_by(Owing.expires_on, Owing.created_at, Owing.id)
+        .limit(limit)
+    )
+    with ctx.database.reader() as session:
+        rows = session.execute(statement).tuples().all()
+    return [
+        OpenOwing(owing_info(owing, item), rx_id, f"{family.upper()}, {given}", owing.created_at)
+        for owing, item, rx_id, family, given in rows
+    ]

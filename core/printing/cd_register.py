@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
-
 from core.context import UK, ServiceContext
 from core.dispensing.cd_register import register_entries
+from core.dispensing.register_view import counterparty, prescriber, reference, user_names
 from core.dmd.catalogue import Catalogue
 from core.dmd.errors import DmdError
 from core.documents.cd_register_page import render_cd_register
@@ -16,7 +15,7 @@ from core.documents.model import CdRegisterEntry as CdRegisterLine
 from core.errors import NotFound, ValidationError
 from core.prescriptions.products import product_snapshot
 from core.printing.details import organisation_details
-from core.storage.models import Organisation, User
+from core.storage.models import Organisation
 
 
 def print_cd_register(
@@ -31,28 +30,20 @@ def print_cd_register(
         raise ValidationError(str(exc)) from exc
     with ctx.database.reader() as session:
         organisation = organisation_details(session.get_one(Organisation, entries[0].organisation_id))
-        names = dict(session.execute(select(User.id, User.full_name)).tuples().all())
-    lines = []
-    for entry in entries:
-        if entry.kind == "receipt":
-            counterparty = entry.supplier or ""
-        elif entry.kind == "supply":
-            counterparty = ", ".join(p for p in (entry.patient_name, entry.patient_address) if p)
-        else:
-            counterparty = ""
-        prescriber = ", ".join(p for p in (entry.prescriber_name, entry.prescriber_registration) if p) or None
-        lines.append(
-            CdRegisterLine(
-                recorded_at=entry.created_at.astimezone(UK),
-                kind=CdEntryKind(entry.kind),
-                counterparty=counterparty,
-                prescriber=prescriber,
-                quantity=entry.quantity,
-                balance=entry.balance,
-                entered_by=names.get(entry.entered_by, entry.entered_by),
-                reference=entry.reason or (f"Rx {entry.dispensing_id[-8:]}" if entry.dispensing_id else ""),
-            )
+    names = user_names(ctx)
+    lines = [
+        CdRegisterLine(
+            recorded_at=entry.created_at.astimezone(UK),
+            kind=CdEntryKind(entry.kind),
+            counterparty=counterparty(entry),
+            prescriber=prescriber(entry),
+            quantity=entry.quantity,
+            balance=entry.balance,
+            entered_by=names.get(entry.entered_by, entry.entered_by),
+            reference=reference(entry),
         )
+        for entry in entries
+    ]
     try:
         register = CdRegister(
             organisation=organisation,
