@@ -48,6 +48,7 @@ from core.prescriptions.lifecycle import cancel_prescription
 from core.prescriptions.products import product_snapshot
 from core.prescriptions.queries import get_prescription
 from core.prescriptions.signing import SignedPrescription, sign_prescription
+from core.printing.prescription import print_prescription
 from core.rules.model import Outcome, RuleResult, RulesNotSatisfied
 from core.storage.models import Patient, Prescription
 from core.tokens.balance import SigningQuote, signing_quote
@@ -57,6 +58,7 @@ from desktop.item_editor import ItemEditor, ItemRequest, schedule_badge
 from desktop.messages import error_text
 from desktop.operation import Operation
 from desktop.pin_dialog import ask_pin
+from desktop.printing import DocumentKind, PrintPreviewDialog, preview_and_print
 from desktop.type_ahead import TypeAheadSearch
 
 TOKENS_CHANGED = "tokens"  # change topics (desktop.operation)
@@ -82,13 +84,12 @@ class PrescribePanel(QWidget):
         catalogue: Callable[[], Catalogue | None],
         parent: QWidget | None = None,
         pin: Callable[[QWidget, str], str | None] = ask_pin,
-        print_prescription: Callable[[QWidget, str], None] | None = None,
     ) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.catalogue = catalogue  # a callable: the catalogue may still be building when the panel opens
         self.ask_pin = pin
-        self.print_prescription = print_prescription
+        self.preview: PrintPreviewDialog | None = None
         self.setObjectName("prescribePanel")
         self.patient: Patient | None = None
         self.rx: Prescription | None = None  # the draft being written (None until its first item)
@@ -122,6 +123,7 @@ class PrescribePanel(QWidget):
             (QKeySequence("Ctrl+M"), self.focus_medicine_search),
             (QKeySequence("Ctrl+Shift+F"), self.focus_patient_search),
             (QKeySequence("Ctrl+N"), self.new_prescription),
+            (QKeySequence("Ctrl+P"), self.print_signed),
         ):
             shortcut = QShortcut(keys, self, slot)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -235,7 +237,7 @@ class PrescribePanel(QWidget):
         self.new_button = QPushButton("New prescription")
         self.new_button.setToolTip("Start another prescription for this patient (Ctrl+N)")
         self.print_button = QPushButton("Print…")
-        self.print_button.setToolTip("Print the signed prescription")
+        self.print_button.setToolTip("Preview and print the signed prescription (Ctrl+P)")
         self.sign_button = QPushButton("Sign…")
         self.sign_button.setObjectName("primaryButton")
         self.sign_button.setToolTip("Sign with your PIN (Ctrl+Enter)")
@@ -587,7 +589,7 @@ class PrescribePanel(QWidget):
         self.sign_button.setEnabled(bool(has_items) and self._signing is None)
         self.discard_button.setEnabled(draft)
         self.new_button.setEnabled(has_patient and (self.signed_result is not None or bool(has_items)))
-        self.print_button.setVisible(self.signed_result is not None and self.print_prescription is not None)
+        self.print_button.setVisible(self.signed_result is not None)
         for widget in (self.start_date, self.repeat):
             widget.setEnabled(has_patient and self.signed_result is None)
         self.repeat_issues.setEnabled(self.repeat.isChecked() and self.signed_result is None)
@@ -669,9 +671,18 @@ class PrescribePanel(QWidget):
         self._signing = None
         self._update_state()
 
-    def print_signed(self) -> None:
-        if self.signed_result is not None and self.print_prescription is not None:
-            self.print_prescription(self, self.signed_result.prescription_ids[0])
+    def print_signed(self) -> Operation | None:
+        """Render the signed prescription (each form, when signing split it) off the UI thread, then preview it."""
+        if self.signed_result is None:
+            return None
+        ctx, ids = self.ctx, list(self.signed_result.prescription_ids)
+        operation = Operation(lambda _report: [print_prescription(ctx, rx_id) for rx_id in ids])
+        operation.succeeded.connect(self._show_preview)
+        operation.failed.connect(lambda error: self.say(error_text(error), Outcome.BLOCK))
+        return operation.start()
+
+    def _show_preview(self, pdfs: list[bytes]) -> None:
+        self.preview = preview_and_print(self, DocumentKind.PRESCRIPTION, "Prescription", pdfs)
 
     def say(self, text: str, outcome: Outcome) -> None:
         self.message.setText(text)

@@ -5,6 +5,7 @@ quantity, see an allergy warning, give a reason, sign with the PIN; and the refu
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from core.tokens.balance import prescriber_balance
 from desktop.prescribe_panel import PrescribePanel
 from tests.clinic import PRESCRIBER_PIN, Clinic
 from tests.prescribing_helpers import add_patient, fund_clinic, vmp_with_schedule
+from tests.test_counter_workspace import save_preview
 
 REASON = "Tolerated this before; patient agrees after discussion"
 
@@ -64,8 +66,8 @@ def findings_settled(qtbot: QtBot, panel: PrescribePanel) -> list[RuleResult]:
     return panel.findings.results
 
 
-def test_allergy_warning_overridden_with_a_reason_then_signed(
-    qtbot: QtBot, clinic: Clinic, demo_catalogue: Catalogue
+def test_allergy_warning_overridden_with_a_reason_then_signed_and_printed(
+    qtbot: QtBot, clinic: Clinic, demo_catalogue: Catalogue, tmp_path: Path
 ) -> None:
     fund_clinic(clinic, tokens=100)
     patient = add_patient(clinic)
@@ -101,6 +103,14 @@ def test_allergy_warning_overridden_with_a_reason_then_signed(
         assert override.rule == "allergy" and override.reason == REASON
     balance = prescriber_balance(clinic.prescriber)
     assert balance is not None and balance.available == 90
+
+    assert not panel.print_button.isHidden()
+    panel.print_button.click()
+    qtbot.waitUntil(lambda: panel.preview is not None, timeout=10_000)
+    assert panel.preview is not None and panel.preview.kind == "prescription"
+    printed = save_preview(qtbot, panel.preview, tmp_path / "prescription.pdf")
+    assert "Alice JONES" in printed and "Riverside Surgery" in printed
+    assert panel.items.item(0, 0).text().split(" ")[0] in printed  # the medicine
 
 
 def test_a_short_reason_is_not_taken(qtbot: QtBot, clinic: Clinic, demo_catalogue: Catalogue) -> None:
