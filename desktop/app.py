@@ -23,6 +23,7 @@ from core.settings import workstation_name
 from core.storage.database import APP_DATABASE_NAME, Database, open_database
 from core.users.roles import Permission, allowed
 from desktop.catalogue_window import CATALOGUE_CHANGED, CatalogueWindow
+from desktop.garbage_collector import GarbageCollector
 from desktop.kiosk_window import KioskWindow
 from desktop.main_window import MainWindow
 from desktop.messages import error_text, show_error
@@ -119,6 +120,8 @@ def start_gui(
     """Everything ``rxdesk`` shows, ready for the event loop: None (after telling the user) when it cannot start."""
     app.setApplicationName(paths.APP_NAME)
     app.setOrganizationName(paths.APP_NAME)
+    if app.findChild(GarbageCollector) is None:
+        GarbageCollector(app)  # collections on the UI thread only, between events
     apply_style(app)
     try:
         data = paths.data_dir(data_dir)

@@ -36,11 +36,12 @@ from PySide6.QtWidgets import (
 
 from core.context import ServiceContext
 from core.dispensing.model import DispensingRefused, DispensingResult, SupplyLine
-from core.dispensing.queries import dispensing_queue, find_for_dispensing
+from core.dispensing.queries import dispensing_queue, find_for_dispensing, patients_of
 from core.dispensing.scan import verify_scan
 from core.dispensing.supply import dispense_items
 from core.dmd.catalogue import Catalogue
 from core.errors import RxDeskError
+from core.patients.summary import patient_summary
 from core.printing import dispensing as dispensing_prints
 from core.rules.model import Outcome
 from core.storage.models import Prescription, PrescriptionItem
@@ -165,10 +166,19 @@ class CounterPanel(QWidget):
 
     # -- finding -------------------------------------------------------------------------------------------
     def refresh_queue(self) -> None:
+        self._list(dispensing_queue(self.ctx))
+
+    def _list(self, prescriptions: list[Prescription]) -> None:
+        """One entry per prescription: whom it is for and when it was signed; the items in the tooltip."""
         self.queue.clear()
-        for rx in dispensing_queue(self.ctx):
-            names = "; ".join(item.product_name for item in rx.items)
-            item = QListWidgetItem(f"{rx.signed_at:%d/%m %H:%M}  {names}")
+        patients = patients_of(self.ctx, prescriptions)
+        for rx in prescriptions:
+            patient = patients.get(rx.patient_id)
+            who = f"{patient.family_name.upper()}, {patient.given_name}" if patient else "Unknown patient"
+            count = len(rx.items)
+            signed = f"{rx.signed_at:%d/%m %H:%M}" if rx.signed_at else ""
+            item = QListWidgetItem(f"{who}\n{signed} · {count} item{'s' if count != 1 else ''} · {rx.status}")
+            item.setToolTip("\n".join(i.product_name for i in rx.items))
             item.setData(Qt.ItemDataRole.UserRole, rx.id)
             self.queue.addItem(item)
 
@@ -183,11 +193,7 @@ class CounterPanel(QWidget):
         elif len(found) == 1:
             self.open(found[0].id)
         else:
-            self.queue.clear()
-            for rx in found:
-                item = QListWidgetItem(f"{rx.signed_at:%d/%m %H:%M}  {'; '.join(i.product_name for i in rx.items)}")
-                item.setData(Qt.ItemDataRole.UserRole, rx.id)
-                self.queue.addItem(item)
+            self._list(found)
             self.say(f"{len(found)} prescriptions found: choose one.", Outcome.ALLOW)
 
     def scanned(self, code: str) -> None:
@@ -207,7 +213,9 @@ class CounterPanel(QWidget):
         self.prescription = rx
         self.scans.clear()
         self.overrides.clear()
-        self.title.setText(f"Prescription {rx.id} · {rx.status} · valid until {rx.valid_until:%d/%m/%Y}")
+        patient = patients_of(self.ctx, [rx]).get(rx.patient_id)
+        who = patient_summary(patient) if patient else "Unknown patient"
+        self.title.setText(f"{who}\nPrescription {rx.id} · {rx.status} · valid until {rx.valid_until:%d/%m/%Y}")
         self.items.setRowCount(len(rx.items))
         for row, item in enumerate(rx.items):
             outstanding = item.quantity - item.quantity_supplied
@@ -253,7 +261,9 @@ class CounterPanel(QWidget):
                 return
             self.overrides[result.key] = reason
         self.scans[item.id] = result.gtin
-        self.items.setItem(row, 4, QTableWidgetItem(f"✓ {result.pack_name or gtin}"))
+        checked = QTableWidgetItem("✓ pack checked")
+        checked.setToolTip(result.pack_name or gtin)  # the full pack name is long; it is in the message too
+        self.items.setItem(row, 4, checked)
         self.say(result.message, Outcome.ALLOW)
 
     # -- dispensing ------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ destroyed on the wrong thread.
 from __future__ import annotations
 
 import itertools
+import queue
 import threading
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -95,15 +96,15 @@ def _work(relay: _Relay, key: int, holder: list[Callable[[Report], Any]], stop: 
     so the function, its result or exception (with the traceback's frames) are released there, not here."""
     fn = holder.pop()
     ok, value = _call(fn, partial(_report, relay, key, stop))
-    box = [value]
-    del fn, value
-    relay.done.emit(key, ok, box)
+    del fn
+    relay.post((key, _DONE, (ok, value)))
+    del value
 
 
 def _report(relay: _Relay, key: int, stop: threading.Event, stage: str, done: int, total: int) -> None:
     if stop.is_set():
         raise OperationCancelled()
-    relay.progressed.emit(key, stage, done, total)
+    relay.post((key, _PROGRESS, (stage, done, total)))
 
 
 def _call(fn: Callable[[Report], Any], report: Report) -> tuple[bool, object]:
@@ -113,30 +114,46 @@ def _call(fn: Callable[[Report], Any], report: Report) -> tuple[bool, object]:
         return False, exc
 
 
-class _Relay(QObject):
-    """Lives on the UI thread for the life of the process; carries worker signals back to their operations."""
+_DONE, _PROGRESS = "done", "progress"
 
-    done = Signal(int, bool, object)
-    progressed = Signal(int, str, object, object)
+
+class _Relay(QObject):
+    """Lives on the UI thread for the life of the process; carries worker outcomes back to their operations.
+
+    Python objects never travel inside a cross-thread signal: workers put them on a thread-safe queue and emit
+    an argument-less ``posted``, whose queued slot drains the queue on the UI thread. (PySide 6.8+ has crashed
+    in the garbage collector when Python objects rode queued signals from worker threads: PYSIDE-3124.)
+    """
+
+    posted = Signal()
 
     def __init__(self) -> None:
         super().__init__()
         self.running: dict[int, Operation] = {}
-        self.done.connect(self._on_done, Qt.ConnectionType.QueuedConnection)
-        self.progressed.connect(self._on_progress, Qt.ConnectionType.QueuedConnection)
+        self._inbox: queue.SimpleQueue[tuple[int, str, tuple[Any, ...]]] = queue.SimpleQueue()
+        self.posted.connect(self._drain, Qt.ConnectionType.QueuedConnection)
 
-    @Slot(int, bool, object)
-    def _on_done(self, key: int, ok: bool, box: list[object]) -> None:
-        value = box.pop()
-        operation = self.running.pop(key, None)
-        if operation is not None:
-            operation._complete(ok, value)
+    def post(self, message: tuple[int, str, tuple[Any, ...]]) -> None:
+        """From any thread."""
+        self._inbox.put(message)
+        self.posted.emit()
 
-    @Slot(int, str, object, object)
-    def _on_progress(self, key: int, stage: str, done: object, total: object) -> None:
-        operation = self.running.get(key)
-        if operation is not None:
-            operation.progressed.emit(stage, done, total)
+    @Slot()
+    def _drain(self) -> None:
+        while True:
+            try:
+                key, kind, payload = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            if kind == _DONE:
+                operation = self.running.pop(key, None)
+                if operation is not None:
+                    operation._complete(*payload)
+            else:
+                operation = self.running.get(key)
+                if operation is not None:
+                    operation.progressed.emit(*payload)
+            del payload
 
 
 _keys = itertools.count(1)

@@ -41,6 +41,7 @@ from core.errors import RxDeskError
 from core.patients.allergies import list_allergies
 from core.patients.records import get_patient
 from core.patients.search import search_patients
+from core.patients.summary import patient_summary
 from core.prescriptions.checks import check_prescription
 from core.prescriptions.dosing import pack_sizes, unit_for
 from core.prescriptions.drafting import add_item, create_prescription, my_drafts, remove_item, set_draft_options
@@ -52,7 +53,6 @@ from core.printing.prescription import print_prescription
 from core.rules.model import Outcome, RuleResult, RulesNotSatisfied
 from core.storage.models import Patient, Prescription
 from core.tokens.balance import SigningQuote, signing_quote
-from core.validation.nhs_number import format_nhs_number
 from desktop.findings_view import FindingsView
 from desktop.item_editor import ItemEditor, ItemRequest, schedule_badge
 from desktop.messages import error_text
@@ -68,11 +68,6 @@ MEDICINE_RESULTS = 30
 ITEM_COLUMNS = ("Medicine", "CD", "Dose", "Quantity", "Days", "")
 DISCARD_REASON = "Draft discarded by the prescriber"
 MEDICINE_HINT = "Generic (VMP) and branded (AMP) medicines. Ctrl+M: back here; Ctrl+Enter: sign."
-
-
-def patient_summary(p: Patient) -> str:
-    nhs = f" · NHS {format_nhs_number(p.nhs_number)}" if p.nhs_number else ""
-    return f"{p.family_name.upper()}, {p.given_name} · born {p.date_of_birth:%d/%m/%Y}{nhs}"
 
 
 class PrescribePanel(QWidget):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 from collections.abc import Iterator
@@ -124,6 +125,16 @@ def demo_catalogue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog
     build_replica(target, main, bonus, parallel=False)
     with Catalogue(target) as cat:
         yield cat
+
+
+@pytest.fixture(autouse=True)
+def collect_garbage_between_tests() -> Iterator[None]:
+    """As the app does (desktop.garbage_collector): no automatic collection, which could start in a worker thread
+    or inside Qt's event dispatch and free Qt objects there; instead a collection on the main thread after each
+    test, once its widgets are closed."""
+    gc.disable()
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)

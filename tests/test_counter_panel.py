@@ -38,9 +38,11 @@ def test_scan_open_check_packs_and_dispense_part(qtbot: QtBot, clinic: Clinic, d
     vmp = vmp_with_gtin(demo_catalogue, SCHEDULE_4)
     rx_id = signed(clinic, demo_catalogue, vmp)
     panel = counter(qtbot, clinic, demo_catalogue)
-    assert panel.queue.count() == 1  # the queue lists it
+    assert panel.queue.count() == 1  # the queue lists it, by whom it is for
+    assert panel.queue.item(0).text().startswith("JONES, Alice\n") and "1 item · signed" in panel.queue.item(0).text()
     panel.scanned(rx_id)  # what the scanner's burst delivers (the detector itself: tests/test_scanner.py)
     assert panel.prescription is not None and panel.prescription.id == rx_id
+    assert panel.title.text().startswith("JONES, Alice · born ")
     other = gtin_of(demo_catalogue, vmp_with_gtin(demo_catalogue, ("0000",)))  # not a controlled drug
     panel.scanned(other)
     assert panel.message.property("outcome") == "block" and "Wrong product" in panel.message.text()

@@ -56,6 +56,16 @@ def dispensing_queue(ctx: ServiceContext, limit: int = 200) -> list[Prescription
         return queries.dispensing_queue(session, ctx.today(), limit)
 
 
+def patients_of(ctx: ServiceContext, prescriptions: list[Prescription]) -> dict[str, Patient]:
+    """The patients of these prescriptions by id: the counter names whom each prescription is for."""
+    require(ctx, Permission.VIEW_PRESCRIPTIONS)
+    ids = {rx.patient_id for rx in prescriptions}
+    if not ids:
+        return {}
+    with ctx.database.reader() as session:
+        return {p.id: p for p in session.execute(select(Patient).where(Patient.id.in_(ids))).scalars()}
+
+
 def owings_of(ctx: ServiceContext, prescription_id: str, *, include_closed: bool = False) -> list[OwingInfo]:
     """The open owings of a prescription (with ``include_closed``, every owing ever opened), in item order."""
     require(ctx, Permission.VIEW_PRESCRIPTIONS)

@@ -15,11 +15,16 @@ from pathlib import Path
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QWidget
 
-from core.demo import DEMO_PASSWORD
+from core.demo import DEMO_PASSWORD, DEMO_PIN
 from core.patients.allergies import record_allergy
 from core.patients.search import search_patients
+from core.prescriptions.drafting import add_item, create_prescription
+from core.prescriptions.signing import sign_prescription
 from desktop.app import Gui, start_gui
+from desktop.catalogue_window import CatalogueWindow
+from desktop.counter_workspace import CounterWorkspace
 from desktop.main_window import MainWindow
+from desktop.patients_panel import PatientsPanel
 from desktop.prescribe_panel import PrescribePanel
 
 SIZE = (1280, 800)
@@ -47,7 +52,7 @@ def sign_in(gui: Gui, username: str) -> MainWindow:
     session = gui.session
     assert session is not None
     session.resize(*SIZE)
-    wait_until(lambda: gui.catalogue.catalogue is not None)  # the first start builds the demo catalogue
+    wait_until(lambda: gui.catalogue.catalogue is not None, 180_000)  # the first start builds the demo catalogue
     return session
 
 
@@ -94,9 +99,80 @@ def prescribe(gui: Gui, out: Path) -> None:
     session.sign_out()
 
 
+def _signed_for_counter(gui: Gui) -> str:
+    """A prescription signed by the demo doctor for Bilal Khan: two packable items, one with a barcode."""
+    session = sign_in(gui, "doctor")
+    ctx, catalogue = session.ctx, gui.catalogue.catalogue
+    assert catalogue is not None
+    [bilal] = search_patients(ctx, "khan")
+    rx = create_prescription(ctx, bilal.id)
+    for query, dose in (("amoxicillin 500", "1 three times a day"), ("omeprazole 20", "1 daily")):
+        hit = next(h for h in catalogue.search(query) if h.type == "vmp")
+        add_item(ctx, catalogue, rx.id, str(hit.id), dose=dose, directions=dose.capitalize(), quantity=21,
+                 days_supply=7)  # fmt: skip
+    sign_prescription(ctx, catalogue, rx.id, DEMO_PIN)
+    session.sign_out()
+    wait_until(lambda: gui.sign_in_window.isVisible())
+    return rx.id
+
+
+def counter(gui: Gui, out: Path) -> None:
+    rx_id = _signed_for_counter(gui)
+    session = sign_in(gui, "pharmacist")
+    workspace = session.workspace("Counter")
+    assert isinstance(workspace, CounterWorkspace)
+    session.tabs.setCurrentWidget(workspace)
+    panel = workspace.counter
+    panel.refresh_queue()
+    save(session, out / "counter-queue.png")
+    panel.scanned(rx_id)
+    catalogue = gui.catalogue.catalogue
+    assert catalogue is not None and panel.prescription is not None
+    item = panel.prescription.items[0]
+    [(gtin,)] = catalogue.conn.execute(
+        "SELECT g.gtin FROM gtin g JOIN ampp ap ON ap.appid = g.amppid JOIN amp a ON a.apid = ap.apid "
+        "WHERE a.vpid = ? AND g.enddt IS NULL LIMIT 1",
+        (int(item.vmp_id),),
+    ).fetchall()
+    panel.scanned(str(gtin))
+    save(session, out / "counter-dispense.png")
+    workspace.show_cd_register()
+    save(session, out / "counter-cd-register.png")
+    session.sign_out()
+
+
+def patients(gui: Gui, out: Path) -> None:
+    session = sign_in(gui, "doctor")
+    panel = session.workspace("Patients")
+    assert isinstance(panel, PatientsPanel)
+    session.tabs.setCurrentWidget(panel)
+    QTest.keyClicks(panel.search_box, "leeds", delay=20)
+    panel.search_now()
+    [alice] = search_patients(session.ctx, "jones")
+    panel.show_patient(alice.id)
+    save(session, out / "patients.png")
+    session.sign_out()
+
+
+def medicines(gui: Gui, out: Path) -> None:
+    session = sign_in(gui, "technician")
+    catalogue = session.workspace("Medicines")
+    assert isinstance(catalogue, CatalogueWindow)
+    session.tabs.setCurrentWidget(catalogue)
+    QTest.keyClicks(catalogue.search_box, "morphine oral", delay=30)
+    catalogue.wait_for_search()
+    wait(300)
+    catalogue.results.setCurrentIndex(catalogue.results.model().index(1, 0))
+    save(session, out / "medicines.png")
+    session.sign_out()
+
+
 PICTURES: dict[str, Callable[[Gui, Path], None]] = {
     "sign-in": sign_in_screen,
     "prescribe": prescribe,
+    "counter": counter,
+    "patients": patients,
+    "medicines": medicines,
 }
 
 
@@ -109,6 +185,7 @@ def main() -> int:
         return 1
     gui.sign_in_window.show()
     wait(500)
+    sys.excepthook = sys.__excepthook__  # a failing picture shows its traceback (the app's hook would hide it)
     for name in wanted:
         PICTURES[name](gui, out)
         wait_until(lambda: gui.sign_in_window.isVisible())
