@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,12 +18,11 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 from rich.table import Table
 
 from core.dmd.build import BuildResult
-from core.dmd.catalogue import Catalogue
 from core.dmd.detail_text import detail_lines
 from core.dmd.errors import DmdError
 from core.dmd.replica import import_release
 from core.errors import RxDeskError
-from core.paths import data_dir, replica_path
+from core.paths import data_dir
 from desktop.cli_admin import add_admin_commands
 from desktop.cli_clinical import add_clinical_commands, add_patient_commands
 from desktop.cli_common import CommandError, open_catalogue, print_json, signed_in, stderr, stdout
@@ -249,8 +247,9 @@ def cmd_gtin(args: argparse.Namespace) -> int:
 
 
 def cmd_update(args: argparse.Namespace) -> int:
+    from sync.catalogue_update import installed_release_sha256, trud_base_url
     from sync.secrets import SecretStoreError, get_trud_key
-    from sync.trud import DEFAULT_BASE_URL, TrudError, update_catalogue
+    from sync.trud import TrudError, update_catalogue
 
     data = data_dir(args.data_dir)
     try:
@@ -259,10 +258,7 @@ def cmd_update(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from exc
     if not key:
         raise CommandError("No TRUD API key is stored: run `rxdesk dmd set-trud-key` first.")
-    installed = None
-    if replica_path(data).exists():
-        with Catalogue(replica_path(data)) as cat:
-            installed = cat.release().archive_sha256
+    installed = installed_release_sha256(data)
     results: list[BuildResult] = []
 
     def install(main_zip: Path, bonus_zip: Path | None) -> BuildResult:
@@ -278,7 +274,7 @@ def cmd_update(args: argparse.Namespace) -> int:
             install=install,
             installed_sha256=installed,
             include_bonus=not args.no_bonus,
-            base_url=os.environ.get("RXDESK_TRUD_URL", DEFAULT_BASE_URL),
+            base_url=trud_base_url(),
         )
     except TrudError as exc:
         raise CommandError(str(exc)) from exc

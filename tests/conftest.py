@@ -9,12 +9,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import keyring
 import pytest
 
 from core.dmd.build import BuildResult, build_replica
 from core.dmd.catalogue import Catalogue
 from core.paths import demo_release
 from tests.clinic import Clinic, copy_clinic, make_clinic
+from tests.fakes.memory_keyring import MemoryKeyring
 from tests.release_zips import SAMPLE_2019, SAMPLE_2021, SAMPLE_BONUS_ZIP, build_bonus_zip, build_main_zip
 
 # Qt widget tests need no display (DESIGN.md section 9); set before pytest-qt creates the QApplication.
@@ -146,3 +148,13 @@ def ui_settings_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("ui-settings")
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
     return folder
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    """The OS keyring replaced by one in memory for the test (no secret of the machine is read or written)."""
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)

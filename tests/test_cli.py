@@ -6,10 +6,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import keyring
 import pytest
 
 from desktop.cli import main
@@ -139,15 +137,6 @@ def test_a_bad_import_as_a_subprocess_prints_no_traceback(tmp_path: Path) -> Non
     assert out.returncode == 1
     assert out.stderr.startswith("rxdesk: nhsbsa_dmd_9.9.9_20250101000001.zip:")
     assert "Traceback" not in out.stderr
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
 
 
 def test_update_installs_the_latest_release_from_trud_then_skips_it(

@@ -40,6 +40,7 @@ class Permission(StrEnum):
     MANAGE_TOKENS = "manage token accounts"
     VIEW_TOKENS = "view token balances"
     VIEW_AUDIT = "view the audit log"
+    MANAGE_CATALOGUE = "install medicines catalogue releases"
 
 
 _P = Permission
@@ -77,6 +78,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.MANAGE_TOKENS,
             _P.VIEW_TOKENS,
             _P.VIEW_AUDIT,
+            _P.MANAGE_CATALOGUE,
         }
     ),
 }

@@ -25,7 +25,7 @@ from core.validation.contact import normalise_phone, normalise_postcode
 MAX_FAILED_SIGN_INS = 5
 LOCKOUT = timedelta(minutes=5)
 MIN_PASSWORD_LENGTH = 8
-_PIN = re.compile(r"\d{4,8}")
+PIN_PATTERN = re.compile(r"\d{4,8}")
 _USERNAME = re.compile(r"[a-z0-9._-]{2,64}")
 # Registration numbers by prescriber type: GMC 7 digits, NMC 2 digits + letter + 4 digits + letter, GDC digits,
 # GPhC 7 digits.
@@ -62,7 +62,7 @@ def _check_new_user(new: NewUser) -> None:
         raise ValidationError("The user's full name is required.")
     if len(new.password) < MIN_PASSWORD_LENGTH:
         raise ValidationError(f"A password has at least {MIN_PASSWORD_LENGTH} characters.")
-    if new.pin is not None and not _PIN.fullmatch(new.pin):
+    if new.pin is not None and not PIN_PATTERN.fullmatch(new.pin):
         raise ValidationError("A PIN is 4 to 8 digits.")
     if new.role is Role.PRESCRIBER:
         if new.prescriber_type is None:
@@ -115,8 +115,8 @@ def create_first_admin(database: Database, new: NewUser, workstation: str) -> Se
             raise PermissionDenied("This installation already has users: ask an admin to add you.")
         user = _insert_user(session, new, utc_now())
         ctx = ServiceContext(database, actor_of(user), workstation)
-        record_event(session, ctx, "user.create", "user", user.id, after=_public(user))
-        enqueue_payload(session, ctx, "user_account", _public(user))
+        record_event(session, ctx, "user.create", "user", user.id, after=public_fields(user))
+        enqueue_payload(session, ctx, "user_account", public_fields(user))
     return ctx
 
 
@@ -139,7 +139,7 @@ def create_organisation(
     with ctx.database.transaction() as session:
         session.add(org)
         session.flush()
-        record_event(session, ctx, "organisation.create", "organisation", org.id, after=_public(org))
+        record_event(session, ctx, "organisation.create", "organisation", org.id, after=public_fields(org))
         enqueue(session, ctx, org)
     return org
 
@@ -148,13 +148,13 @@ def create_user(ctx: ServiceContext, new: NewUser) -> User:
     require(ctx, Permission.MANAGE_USERS)
     with ctx.database.transaction() as session:
         user = _insert_user(session, new, ctx.now())
-        record_event(session, ctx, "user.create", "user", user.id, after=_public(user))
+        record_event(session, ctx, "user.create", "user", user.id, after=public_fields(user))
         # Other workstations need who prescribed (name, registration) for dispensing and the CD register.
-        enqueue_payload(session, ctx, "user_account", _public(user))
+        enqueue_payload(session, ctx, "user_account", public_fields(user))
     return user
 
 
-def _public(row: Organisation | User) -> dict[str, Any]:
+def public_fields(row: Organisation | User) -> dict[str, Any]:
     """The row without its secrets' hashes or this workstation's sign-in state: what the audit and server see."""
     data = row_payload(row)
     for local in ("password_hash", "pin_hash", "failed_sign_ins", "locked_until"):
