@@ -8,7 +8,26 @@ from core.audit.log import record_event
 from core.context import ServiceContext
 from core.dmd.build import BuildResult, Progress
 from core.dmd.replica import import_release
+from core.errors import ValidationError
 from core.users.roles import Permission, require
+
+BONUS_PREFIX = "nhsbsa_dmdbonus"  # TRUD's name for the supplementary release (item 25)
+
+
+def split_release_files(paths: list[Path]) -> tuple[Path, Path | None]:
+    """The main release and the optional supplementary one among files an admin picked, told apart by TRUD's
+    names (a single file is the main release whatever it is called)."""
+    if not paths:
+        raise ValidationError("Choose the dm+d release zip (nhsbsa_dmd_….zip) to import.")
+    bonus = [p for p in paths if p.name.lower().startswith(BONUS_PREFIX)]
+    main = [p for p in paths if p not in bonus]
+    if len(paths) == 1:
+        return paths[0], None
+    if len(main) != 1 or len(bonus) > 1:
+        raise ValidationError(
+            "Choose one main release (nhsbsa_dmd_….zip) and at most one supplementary release (nhsbsa_dmdbonus_….zip)."
+        )
+    return main[0], bonus[0] if bonus else None
 
 
 def install_release(

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
 from core.context import ServiceContext
@@ -63,3 +63,10 @@ def _json_value(value: Any) -> str:
     if isinstance(value, Decimal):
         return format(value, "f")
     return str(value)
+
+
+def outbox_counts(ctx: ServiceContext) -> dict[str, int]:
+    """Queued changes by state (pending, sent, rejected): what this workstation has not yet given the server."""
+    with ctx.database.reader() as session:
+        rows = session.execute(select(OutboxEntry.state, func.count()).group_by(OutboxEntry.state)).all()
+        return {state: count for state, count in rows}

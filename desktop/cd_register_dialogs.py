@@ -1,23 +1,19 @@
 """Entries a pharmacist adds to the controlled drugs register by hand: stock received, and corrections.
 
 Each dialog calls the core service itself when OK is pressed and stays open with the core's message when it is
-refused, so nothing is half-written and nothing typed is lost. ``entry_added`` carries the new entry.
+refused, so nothing is half-written and nothing typed is lost. ``written`` carries the new entry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -27,48 +23,12 @@ from core.dispensing.register_view import RegisterLine
 from core.dispensing.values import qty
 from core.dmd.catalogue import Catalogue
 from core.errors import RxDeskError
+from desktop.form_dialog import FormDialog
 
 MAX_PRODUCTS = 20
 
 
-class _EntryDialog(QDialog):
-    entry_added = Signal(object)  # the CdRegisterEntry written
-
-    def __init__(self, parent: QWidget, title: str, action: str) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(f"RxDesk: {title}")
-        self.error = QLabel()
-        self.error.setObjectName("formError")
-        self.error.setWordWrap(True)
-        self.error.hide()
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText(action)
-        self.buttons.accepted.connect(self.submit)
-        self.buttons.rejected.connect(self.reject)
-        self.form = QFormLayout()
-        layout = QVBoxLayout(self)
-        heading = QLabel(title)
-        heading.setObjectName("counterTitle")
-        layout.addWidget(heading)
-        layout.addLayout(self.form)
-        layout.addWidget(self.error)
-        layout.addWidget(self.buttons)
-
-    def submit(self) -> None:
-        try:
-            entry = self.write()
-        except RxDeskError as exc:
-            self.error.setText(str(exc))
-            self.error.show()
-            return
-        self.entry_added.emit(entry)
-        self.accept()
-
-    def write(self) -> object:
-        raise NotImplementedError
-
-
-class ReceiptDialog(_EntryDialog):
+class ReceiptDialog(FormDialog):
     """Stock received from a supplier: which Schedule 2 product, how much, from whom."""
 
     def __init__(
@@ -138,7 +98,7 @@ class ReceiptDialog(_EntryDialog):
         return record_receipt(self.ctx, vmp_id, name, self.quantity.text(), self.supplier.text())
 
 
-class CorrectionDialog(_EntryDialog):
+class CorrectionDialog(FormDialog):
     """A new entry that puts a mistaken one right: the change to the balance (+ or −) and why."""
 
     def __init__(self, parent: QWidget, ctx: ServiceContext, line: RegisterLine) -> None:

@@ -215,7 +215,7 @@ class CdRegisterPanel(QWidget):
         return dialog
 
     def _open(self, dialog: ReceiptDialog | CorrectionDialog) -> None:
-        dialog.entry_added.connect(self._entry_added)
+        dialog.written.connect(self._entry_added)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         self.dialog = dialog

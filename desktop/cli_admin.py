@@ -160,13 +160,10 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from core.audit.log import verify_chain
-    from core.users.roles import Permission, require
+    from core.audit.viewer import verify_audit_log
 
     with signed_in(args) as ctx:
-        require(ctx, Permission.VIEW_AUDIT)
-        with ctx.database.reader() as session:
-            report = verify_chain(session)
+        report = verify_audit_log(ctx)
     if report.intact:
         stdout.print(f"The audit log is intact: {report.events:,} events, every link verified.", markup=False)
         return 0

@@ -1,7 +1,7 @@
 """The window after sign-in: one tab per workspace the user's role may use, the signed-in user in the status bar.
 
-Workspaces so far: Prescribe (prescribers), Counter (pharmacists and technicians), Patients (roles that may see
-patients), Medicines (everyone).
+Workspaces: Prescribe (prescribers), Counter (pharmacists and technicians), Patients (roles that may see
+patients), Medicines (everyone), Admin (admins).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QWidget
 
 from core.context import ServiceContext
 from core.users.roles import Permission, allowed
+from desktop.admin_workspace import AdminWorkspace
 from desktop.catalogue_window import CatalogueWindow
 from desktop.counter_workspace import CounterWorkspace
 from desktop.patients_panel import PatientsPanel
@@ -46,6 +47,7 @@ WORKSPACES = (
     Workspace("Counter", Permission.ASSEMBLE, _counter),
     Workspace("Patients", Permission.VIEW_PATIENTS, lambda ctx, _catalogue: PatientsPanel(ctx)),
     Workspace("Medicines", None, _medicines),
+    Workspace("Admin", Permission.MANAGE_USERS, AdminWorkspace),
 )
 
 

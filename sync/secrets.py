@@ -7,11 +7,13 @@ from typing import Final
 import keyring
 import keyring.errors
 
+from core.errors import RxDeskError
+
 SERVICE: Final = "rxdesk"
 TRUD_KEY_USERNAME: Final = "trud-api-key"
 
 
-class SecretStoreError(Exception):
+class SecretStoreError(RxDeskError):
     """The system keyring could not be used; ``str()`` is one sentence fit to show a user."""
 
 

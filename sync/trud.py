@@ -32,6 +32,8 @@ from urllib.parse import quote
 
 import httpx
 
+from core.errors import RxDeskError
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL: Final = "https://isd.digital.nhs.uk"
@@ -47,7 +49,7 @@ T = TypeVar("T")
 # -------------------------------------------------------------------------------- errors
 
 
-class TrudError(Exception):
+class TrudError(RxDeskError):
     """A TRUD update failed; ``str()`` is one sentence fit to show a user. Never contains the API key."""
 
 

@@ -40,7 +40,7 @@ def test_event_says_who_when_where_what_before_after(clinic: Clinic) -> None:
         assert [e.action for e in audit_trail(session, "token_account", account.id)] == ["tokens.account_create"]
 
 
-def _tamper(clinic: Clinic, sql: str) -> None:
+def tamper(clinic: Clinic, sql: str) -> None:
     """What an attacker with the file would do: lift the append-only trigger, then edit."""
     with sqlite3.connect(clinic.database.path) as conn:
         conn.execute("DROP TRIGGER audit_event_no_update")
@@ -50,7 +50,7 @@ def _tamper(clinic: Clinic, sql: str) -> None:
 
 def test_changed_event_is_reported_as_the_first_broken_link(clinic: Clinic) -> None:
     target = _events(clinic)[3]
-    _tamper(clinic, f"UPDATE audit_event SET after = '{{\"amount\": 1}}' WHERE seq = {target.seq}")
+    tamper(clinic, f"UPDATE audit_event SET after = '{{\"amount\": 1}}' WHERE seq = {target.seq}")
     with clinic.database.reader() as session:
         report = verify_chain(session)
     assert report.first_broken_seq == target.seq
@@ -59,7 +59,7 @@ def test_changed_event_is_reported_as_the_first_broken_link(clinic: Clinic) -> N
 
 def test_removed_event_breaks_the_chain_at_the_next_one(clinic: Clinic) -> None:
     events = _events(clinic)
-    _tamper(clinic, f"DELETE FROM audit_event WHERE seq = {events[2].seq}")
+    tamper(clinic, f"DELETE FROM audit_event WHERE seq = {events[2].seq}")
     with clinic.database.reader() as session:
         report = verify_chain(session)
     assert report.first_broken_seq == events[3].seq
@@ -68,7 +68,7 @@ def test_removed_event_breaks_the_chain_at_the_next_one(clinic: Clinic) -> None:
 
 def test_rehashed_event_still_breaks_the_next_link(clinic: Clinic) -> None:
     events = _events(clinic)
-    _tamper(clinic, f"UPDATE audit_event SET hash = '{'f' * 64}' WHERE seq = {events[1].seq}")
+    tamper(clinic, f"UPDATE audit_event SET hash = '{'f' * 64}' WHERE seq = {events[1].seq}")
     with clinic.database.reader() as session:
         assert verify_chain(session).first_broken_seq == events[1].seq
 

@@ -22,7 +22,7 @@ def main_window(qtbot: QtBot, clinic: Clinic, catalogue: Catalogue, role: str) -
 
 def test_every_role_gets_its_workspaces(qtbot: QtBot, clinic: Clinic, demo_catalogue: Catalogue) -> None:
     expected = {
-        "admin": ["Patients", "Medicines"],
+        "admin": ["Patients", "Medicines", "Admin"],
         "prescriber": ["Prescribe", "Patients", "Medicines"],
         "pharmacist": ["Counter", "Patients", "Medicines"],
         "technician": ["Counter", "Patients", "Medicines"],

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
+from core.audit.log import ChainReport, verify_chain
 from core.context import ServiceContext
 from core.storage.models import AuditEvent, User
 from core.users.roles import Permission, require
@@ -71,3 +72,10 @@ def recent_events(ctx: ServiceContext, text: str = "", limit: int = DEFAULT_LIMI
             )
             for event, name in session.execute(query).all()
         ]
+
+
+def verify_audit_log(ctx: ServiceContext) -> ChainReport:
+    """Walk the whole hash chain: an event changed or removed after it was written shows as the first break."""
+    require(ctx, Permission.VIEW_AUDIT)
+    with ctx.database.reader() as session:
+        return verify_chain(session)

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from num2words import num2words
 
+from core.context import UK
 from core.documents.model import Quantity
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -19,6 +20,11 @@ def format_date(value: date) -> str:
 
 def format_datetime(value: datetime) -> str:
     return f"{format_date(value)} {value:%H:%M}"
+
+
+def format_uk_datetime(value: datetime) -> str:
+    """A stored (UTC) moment as the UK clock showed it."""
+    return format_datetime(value.astimezone(UK))
 
 
 def format_quantity(value: Quantity) -> str:
