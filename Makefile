@@ -60,11 +60,12 @@ dist: venv
 	$(BIN)/python -m pip install --quiet -e '.[dist]'
 	$(BIN)/pyinstaller --noconfirm build.spec
 
-# Screenshots of the real window under Xvfb, on a catalogue built from the bundled demo release.
+# Screenshots of the real window under Xvfb: a fresh demo installation (the catalogue built from the bundled demo
+# release), each workspace driven as its users would; then the kiosk, started as `rxdesk --kiosk` is.
 screenshots: sysdeps-run venv
-	rm -rf /tmp/rxdesk-shots && RXDESK_HOME=/tmp/rxdesk-shots $(BIN)/python -c 'from core.paths import data_dir; from core.dmd.replica import ensure_replica; ensure_replica(data_dir())'
-	xvfb-run -a -s '-screen 0 1280x800x24' $(BIN)/python docs/screenshots/take.py /tmp/rxdesk-shots docs/screenshots/catalogue-type-ahead.png 'amox 250' 2
-	xvfb-run -a -s '-screen 0 1280x800x24' $(BIN)/python docs/screenshots/take.py /tmp/rxdesk-shots docs/screenshots/catalogue-controlled-drug.png 'morphine oral' 1
+	rm -rf /tmp/rxdesk-shots /tmp/rxdesk-kiosk-shots
+	xvfb-run -a -s '-screen 0 1280x800x24' $(BIN)/python docs/screenshots/workspaces.py /tmp/rxdesk-shots docs/screenshots
+	xvfb-run -a -s '-screen 0 1280x800x24' $(BIN)/python docs/screenshots/workspaces.py /tmp/rxdesk-kiosk-shots docs/screenshots kiosk
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

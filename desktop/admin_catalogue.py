@@ -53,6 +53,11 @@ COUNT_NAMES = {
     "amp": "Actual medicinal products (AMP)",
     "ampp": "Actual medicinal product packs (AMPP)",
     "gtin": "Barcodes (GTIN)",
+    "ingredient": "Ingredients",
+    "lookup": "Lookup codes (forms, routes, units, ...)",
+    "bnf": "BNF codes, ATC codes and DDDs (supplementary)",
+    "history": "Previous ids (supplementary)",
+    "vtm_ingredient": "VTM ingredients (supplementary)",
 }
 
 

@@ -32,6 +32,7 @@ from core.tokens.accounts import AccountSummary, list_accounts
 from core.tokens.ledger import Statement, add_credit, statement
 from core.users.roles import Permission, allowed
 from desktop.form_dialog import FormDialog
+from desktop.icons import icon
 from desktop.message_line import MessageLine
 from desktop.messages import error_text
 from desktop.operation import Operation
@@ -121,7 +122,7 @@ class TokensPanel(QWidget):
         self.credit_button = QPushButton("Credit tokens…")
         self.credit_button.setToolTip("A top-up paid outside the app, e.g. by bank transfer")
         self.credit_button.setVisible(allowed(ctx.actor.role, Permission.MANAGE_TOKENS))
-        self.print_button = QPushButton("Print statement…")
+        self.print_button = QPushButton(icon("print"), "Print statement…")
         self.print_button.setShortcut("Ctrl+P")
         self.print_button.setToolTip("Preview and print the statement for the period (Ctrl+P)")
 

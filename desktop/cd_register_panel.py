@@ -35,6 +35,7 @@ from core.dmd.catalogue import Catalogue
 from core.errors import RxDeskError
 from core.printing.cd_register import print_cd_register
 from desktop.cd_register_dialogs import CorrectionDialog, ReceiptDialog
+from desktop.icons import icon
 from desktop.messages import error_text
 from desktop.operation import Operation
 from desktop.printing import DocumentKind, PrintPreviewDialog, preview_and_print
@@ -83,7 +84,7 @@ class CdRegisterPanel(QWidget):
         self.correct_button = QPushButton("Correct the selected entry…")
         self.correct_button.setToolTip("Put a mistake right with a new entry that says why")
         self.correct_button.setEnabled(False)
-        self.print_button = QPushButton("Print the register…")
+        self.print_button = QPushButton(icon("print"), "Print the register…")
         self.print_button.setToolTip("Preview and print this product's register (Ctrl+P)")
         self.print_button.setShortcut("Ctrl+P")
         self.print_button.setEnabled(False)

@@ -46,6 +46,7 @@ from core.printing import dispensing as dispensing_prints
 from core.rules.model import Outcome
 from core.storage.models import Prescription, PrescriptionItem
 from core.users.roles import Permission, allowed
+from desktop.icons import icon
 from desktop.messages import error_text
 from desktop.operation import Operation
 from desktop.printing import DocumentKind, PrintPreviewDialog, preview_and_print
@@ -110,9 +111,9 @@ class CounterPanel(QWidget):
         self.dispense_button.setToolTip("Supply the quantities set now; the rest is owed (F5)")
         self.dispense_button.setEnabled(False)
         self.dispense_button.setVisible(may_dispense)
-        self.labels_button = QPushButton("Print labels")
+        self.labels_button = QPushButton(icon("print"), "Print labels")
         self.labels_button.setToolTip("Preview and print a label for each item just dispensed (F9)")
-        self.receipt_button = QPushButton("Print receipt")
+        self.receipt_button = QPushButton(icon("print"), "Print receipt")
         self.receipt_button.setToolTip("Preview and print the receipt of what was just dispensed (F8)")
         for button in (self.labels_button, self.receipt_button):
             button.setEnabled(False)

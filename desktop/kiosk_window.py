@@ -33,6 +33,7 @@ from core.storage.database import Database
 from core.users.roles import allowed
 from desktop.catalogue_window import CatalogueWindow
 from desktop.exit_kiosk import ExitKioskDialog
+from desktop.icons import icon
 from desktop.idle_lock import IdleWatcher
 from desktop.lock_screen import LockScreen
 from desktop.main_window import WORKSPACES, Workspace
@@ -123,7 +124,9 @@ class KioskWindow(QWidget):
         self.user_label = QLabel()
         self.user_label.setObjectName("userLabel")
         self.lock_button = self._bar_button("Lock", "Lock the screen until your PIN is typed (Ctrl+L)")
+        self.lock_button.setIcon(icon("lock"))
         self.sign_out_button = self._bar_button("Sign out", "Sign out; the next person signs in here")
+        self.sign_out_button.setIcon(icon("sign-out"))
         self.exit_button = self._bar_button("Exit kiosk", "Leave the kiosk: needs an admin")
         self.lock_button.clicked.connect(self.lock)
         self.sign_out_button.clicked.connect(self.sign_out)

@@ -18,6 +18,7 @@ from core.users.roles import Permission, allowed
 from desktop.admin_workspace import AdminWorkspace
 from desktop.catalogue_window import CatalogueWindow
 from desktop.counter_workspace import CounterWorkspace
+from desktop.icons import icon
 from desktop.patients_panel import PatientsPanel
 from desktop.prescribe_panel import PrescribePanel
 from desktop.status_indicators import StatusIndicators
@@ -28,6 +29,7 @@ class Workspace:
     title: str
     permission: Permission | None  # None: every role
     make: Callable[[ServiceContext, CatalogueWindow], QWidget]
+    icon: str  # resources/icons/<icon>.svg
 
 
 def _medicines(_ctx: ServiceContext, catalogue: CatalogueWindow) -> QWidget:
@@ -43,11 +45,11 @@ def _prescribe(ctx: ServiceContext, catalogue: CatalogueWindow) -> QWidget:
 
 
 WORKSPACES = (
-    Workspace("Prescribe", Permission.PRESCRIBE, _prescribe),
-    Workspace("Counter", Permission.ASSEMBLE, _counter),
-    Workspace("Patients", Permission.VIEW_PATIENTS, lambda ctx, _catalogue: PatientsPanel(ctx)),
-    Workspace("Medicines", None, _medicines),
-    Workspace("Admin", Permission.MANAGE_USERS, AdminWorkspace),
+    Workspace("Prescribe", Permission.PRESCRIBE, _prescribe, "prescribe"),
+    Workspace("Counter", Permission.ASSEMBLE, _counter, "counter"),
+    Workspace("Patients", Permission.VIEW_PATIENTS, lambda ctx, _catalogue: PatientsPanel(ctx), "patients"),
+    Workspace("Medicines", None, _medicines, "medicines"),
+    Workspace("Admin", Permission.MANAGE_USERS, AdminWorkspace, "admin"),
 )
 
 
@@ -65,13 +67,13 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         for workspace in WORKSPACES:
             if workspace.permission is None or allowed(ctx.actor.role, workspace.permission):
-                self.tabs.addTab(workspace.make(ctx, catalogue), workspace.title)
+                self.tabs.addTab(workspace.make(ctx, catalogue), icon(workspace.icon), workspace.title)
         self.setCentralWidget(self.tabs)
         self.indicators = StatusIndicators(self.statusBar(), ctx, lambda: catalogue.catalogue)
         user = QLabel(f"Signed in: {ctx.actor.full_name} ({ctx.actor.role.value})")
         user.setObjectName("userLabel")
         self.statusBar().addPermanentWidget(user)
-        sign_out = QAction("Sign out", self)
+        sign_out = QAction("Sign out", self)  # a menu bar shows only the icon of an action that has one
         sign_out.setShortcut(QKeySequence("Ctrl+L"))
         sign_out.triggered.connect(self.sign_out)
         self.menuBar().addAction(sign_out)

@@ -54,6 +54,7 @@ from core.rules.model import Outcome, RuleResult, RulesNotSatisfied
 from core.storage.models import Patient, Prescription
 from core.tokens.balance import SigningQuote, signing_quote
 from desktop.findings_view import FindingsView
+from desktop.icons import icon
 from desktop.item_editor import ItemEditor, ItemRequest, schedule_badge
 from desktop.messages import error_text
 from desktop.operation import Operation
@@ -231,7 +232,7 @@ class PrescribePanel(QWidget):
         self.discard_button = QPushButton("Discard draft")
         self.new_button = QPushButton("New prescription")
         self.new_button.setToolTip("Start another prescription for this patient (Ctrl+N)")
-        self.print_button = QPushButton("Print…")
+        self.print_button = QPushButton(icon("print"), "Print…")
         self.print_button.setToolTip("Preview and print the signed prescription (Ctrl+P)")
         self.sign_button = QPushButton("Sign…")
         self.sign_button.setObjectName("primaryButton")

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import RxDeskError
+from desktop.icons import icon
 from desktop.messages import error_text
 from desktop.operation import Operation
 from desktop.ui_settings import ui_settings
@@ -229,7 +230,7 @@ class PrintPreviewDialog(QDialog):
         self.printer_box = QComboBox()
         self.printer_box.setAccessibleName("Printer")
         self.printer_box.setMinimumWidth(260)
-        self.print_button = QPushButton("Print")
+        self.print_button = QPushButton(icon("print"), "Print")
         self.print_button.setDefault(True)
         self.print_button.setToolTip("Print every page on the chosen printer (Ctrl+P)")
         self.print_button.setShortcut("Ctrl+P")

@@ -83,3 +83,15 @@ def test_the_status_bar_shows_connection_release_and_tokens(
     change_notifier().changed.emit(frozenset({TOKENS_CHANGED}))
     assert bar.tokens.text() == "Tokens: 120" and "Riverside Surgery" in bar.tokens.toolTip()
     assert main_window(qtbot, clinic, demo_catalogue, "pharmacist").indicators.tokens.isHidden()
+
+
+def test_every_workspace_icon_is_drawn(qtbot: QtBot) -> None:
+    from desktop.icons import ICONS, icon
+    from desktop.main_window import WORKSPACES
+
+    names = {workspace.icon for workspace in WORKSPACES} | {path.stem for path in ICONS.glob("*.svg")}
+    for name in names:
+        pixmap = icon(name).pixmap(48, 48)
+        assert not pixmap.isNull(), name  # the SVG was found and Qt's SVG plugin drew it
+        image = pixmap.toImage()
+        assert any(image.pixelColor(x, y).alpha() > 0 for x in range(48) for y in range(48)), name

@@ -3,7 +3,8 @@
     python docs/screenshots/workspaces.py DATA_DIR OUT_DIR [NAME ...]
 
 Starts RxDesk as ``rxdesk`` does on a fresh data folder (demo installation, demo catalogue), signs in as each
-demo user and drives one workspace per picture, then saves the window. NAME picks some of the pictures.
+demo user and drives one workspace per picture, then saves the window. NAME picks some of the pictures; ``kiosk``
+alone starts the app as ``rxdesk --kiosk`` does.
 """
 
 from __future__ import annotations
@@ -15,11 +16,15 @@ from pathlib import Path
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QWidget
 
+from core.context import ServiceContext
 from core.demo import DEMO_PASSWORD, DEMO_PIN
+from core.dmd.catalogue import Catalogue
 from core.patients.allergies import record_allergy
 from core.patients.search import search_patients
 from core.prescriptions.drafting import add_item, create_prescription
 from core.prescriptions.signing import sign_prescription
+from core.users.service import sign_in as core_sign_in
+from desktop.admin_workspace import AdminWorkspace
 from desktop.app import Gui, start_gui
 from desktop.catalogue_window import CatalogueWindow
 from desktop.counter_workspace import CounterWorkspace
@@ -99,11 +104,8 @@ def prescribe(gui: Gui, out: Path) -> None:
     session.sign_out()
 
 
-def _signed_for_counter(gui: Gui) -> str:
-    """A prescription signed by the demo doctor for Bilal Khan: two packable items, one with a barcode."""
-    session = sign_in(gui, "doctor")
-    ctx, catalogue = session.ctx, gui.catalogue.catalogue
-    assert catalogue is not None
+def _sign_for_bilal(ctx: ServiceContext, catalogue: Catalogue) -> str:
+    """A prescription for Bilal Khan: two packable items, one with a barcode."""
     [bilal] = search_patients(ctx, "khan")
     rx = create_prescription(ctx, bilal.id)
     for query, dose in (("amoxicillin 500", "1 three times a day"), ("omeprazole 20", "1 daily")):
@@ -111,9 +113,18 @@ def _signed_for_counter(gui: Gui) -> str:
         add_item(ctx, catalogue, rx.id, str(hit.id), dose=dose, directions=dose.capitalize(), quantity=21,
                  days_supply=7)  # fmt: skip
     sign_prescription(ctx, catalogue, rx.id, DEMO_PIN)
+    return rx.id
+
+
+def _signed_for_counter(gui: Gui) -> str:
+    """Signed by the demo doctor, signed in through the window."""
+    session = sign_in(gui, "doctor")
+    catalogue = gui.catalogue.catalogue
+    assert catalogue is not None
+    rx_id = _sign_for_bilal(session.ctx, catalogue)
     session.sign_out()
     wait_until(lambda: gui.sign_in_window.isVisible())
-    return rx.id
+    return rx_id
 
 
 def counter(gui: Gui, out: Path) -> None:
@@ -167,27 +178,71 @@ def medicines(gui: Gui, out: Path) -> None:
     session.sign_out()
 
 
+def admin(gui: Gui, out: Path) -> None:
+    session = sign_in(gui, "admin")
+    workspace = session.workspace("Admin")
+    assert isinstance(workspace, AdminWorkspace)
+    session.tabs.setCurrentWidget(workspace)
+    workspace.users.select_user("doctor")
+    save(session, out / "admin-users.png")
+    assert workspace.tokens is not None and workspace.catalogue is not None and workspace.audit is not None
+    workspace.setCurrentWidget(workspace.tokens)
+    save(session, out / "admin-tokens.png")
+    workspace.setCurrentWidget(workspace.catalogue)
+    wait_until(lambda: workspace.catalogue is not None and workspace.catalogue.counts.rowCount() > 0)
+    save(session, out / "admin-catalogue.png")
+    workspace.setCurrentWidget(workspace.audit)
+    operation = workspace.audit.verify()
+    done: list[bool] = []
+    operation.finished.connect(lambda: done.append(True))
+    wait_until(lambda: bool(done))
+    workspace.audit.table.selectRow(0)
+    save(session, out / "admin-audit.png")
+    session.sign_out()
+
+
+def kiosk(gui: Gui, out: Path) -> None:
+    """Needs a kiosk start (main() does one when this is the only picture asked for)."""
+    window = gui.kiosk_window
+    assert window is not None
+    window.resize(*SIZE)
+    wait_until(lambda: gui.catalogue.catalogue is not None, 180_000)
+    save(window, out / "kiosk-sign-in.png")
+    doctor = core_sign_in(gui.database, "doctor", DEMO_PASSWORD, gui.sign_in_window.workstation)
+    _sign_for_bilal(doctor, gui.catalogue.catalogue)  # at a clinic workstation, for the queue
+    gui.sign_in_window.username.setText("pharmacist")
+    gui.sign_in_window.secret.setText(DEMO_PASSWORD)
+    gui.sign_in_window.submit()
+    wait_until(lambda: window.ctx is not None)
+    save(window, out / "kiosk.png")
+    window.sign_out()
+
+
 PICTURES: dict[str, Callable[[Gui, Path], None]] = {
     "sign-in": sign_in_screen,
     "prescribe": prescribe,
     "counter": counter,
     "patients": patients,
     "medicines": medicines,
+    "admin": admin,
 }
+KIOSK_PICTURES: dict[str, Callable[[Gui, Path], None]] = {"kiosk": kiosk}
 
 
 def main() -> int:
     data, out = Path(sys.argv[1]), Path(sys.argv[2])
     wanted = sys.argv[3:] or list(PICTURES)
+    in_kiosk = wanted == list(KIOSK_PICTURES)
     app = QApplication(["rxdesk"])
-    gui = start_gui(app, data)
+    gui = start_gui(app, data, kiosk=in_kiosk)
     if gui is None:
         return 1
-    gui.sign_in_window.show()
+    if not in_kiosk:
+        gui.sign_in_window.show()
     wait(500)
     sys.excepthook = sys.__excepthook__  # a failing picture shows its traceback (the app's hook would hide it)
     for name in wanted:
-        PICTURES[name](gui, out)
+        {**PICTURES, **KIOSK_PICTURES}[name](gui, out)
         wait_until(lambda: gui.sign_in_window.isVisible())
     gui.database.close()
     app.processEvents()
