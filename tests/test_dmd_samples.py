@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import sqlite3
@@ -379,6 +380,17 @@ def test_parallel_and_serial_builds_are_identical(
     serial = {k: v for k, v in table_rows(replica_2019.path, "release_meta") if k != "built_at"}
     parallel = {k: v for k, v in table_rows(target, "release_meta") if k != "built_at"}
     assert parallel == serial
+    # The packs' search index was built in the worker and copied in as stored: FTS5 finds it whole and sound.
+    with contextlib.closing(sqlite3.connect(target)) as conn:
+        for fts in ("search_fts", "pack_fts"):
+            conn.execute(f"INSERT INTO {fts} ({fts}) VALUES ('integrity-check')")
+    with Catalogue(target) as cat, Catalogue(replica_2019.path) as ref:
+        for query in ("para", "tab", "amox 250", "mg", "zz", "caps 28", "co-"):
+            for hidden in (False, True):
+                found = cat.search(query, limit=50, include_hidden=hidden)
+                assert found == ref.search(query, limit=50, include_hidden=hidden), query
+        [(pack_id, pack_name)] = cat.conn.execute("SELECT id, name FROM search_doc WHERE kind = 4 LIMIT 1")
+        assert any(hit.type == "ampp" and hit.id == pack_id for hit in cat.search(pack_name, include_hidden=True))
 
 
 # ------------------------------------------------------------------------------------------ fields

@@ -3,8 +3,11 @@
 The replica is built in a new file beside the target, validated, then swapped in with ``os.replace``: until that
 moment the previous replica keeps serving, and on any failure it stays untouched and the new file is removed.
 
-Both cores are used: a worker process parses the biggest files into a part file of its own while this process
-parses the rest; the worker's tables are then copied in with one INSERT … SELECT each, inside SQLite.
+Both cores are used: a worker process parses the packs (the biggest file) into a part file of its own and
+finishes them there (indexes, their part of the search index, their own checks) while this process parses and
+finishes the rest. The worker's tables, indexes and search part are then copied in as stored, inside SQLite
+(``INSERT INTO t SELECT * FROM part.t`` between tables and indexes of the same definition moves the stored
+records without decoding them), and only the checks that link packs to products are left to run here.
 """
 
 from __future__ import annotations
@@ -21,15 +24,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from core.dmd import ddl
+from core.dmd.finishing import Finisher
 from core.dmd.loading import Sources, create_database, load_file, row_writer, source_of, storage_error
 from core.dmd.parse_worker import ParseTask, ParseWorker, ParseWorkerLost
 from core.dmd.parser import Columns, ParseStats, Row, RowSink
 from core.dmd.progress import Progress, ProgressTracker
 from core.dmd.release_info import ReleaseInfo, write_release_info
 from core.dmd.schema import RECORD_TYPES, RECORD_TYPES_BY_TABLE, RELEASE_FILES, SCHEMA_VERSION
-from core.dmd.search_index import SearchIndexBuilder
+from core.dmd.search_index import copy_search_part
 from core.dmd.source import DEFAULT_MAX_UNCOMPRESSED, ReleaseSource, locate_release
-from core.dmd.validate import ReplicaValidator
 
 log = logging.getLogger(__name__)
 __all__ = ["BuildResult", "Progress", "build_replica"]
@@ -126,26 +129,32 @@ def _build(
     conn = create_database(tmp)
     worker: ParseWorker | None = None
     try:
-        worker = ParseWorker(part, sources, ParseTask(tuple(theirs))) if theirs else None
+        task = ParseTask(tuple(theirs))
+        worker = ParseWorker(part, sources, task) if theirs else None
         counts: dict[str, int] = {rt.table: 0 for rt in RECORD_TYPES}
         warnings: list[str] = []
-        finisher = _Finisher(conn, main_src.label, tracker)
+        finisher = Finisher(conn, main_src.label, tracker.stage)
         sink = _inserter(conn, worker, tracker)
         for is_bonus, key in mine:
             stats = load_file(source_of(sources, is_bonus), key, sink, tracker.add)
             _merge_stats(counts, warnings, stats)
         log.debug("%.2fs: this process parsed %s", clock(), [k for _, k in mine])
-        # Index, search-index and check what is here while the worker is still parsing the rest.
+        # Index, search-index and check what is here while the worker is still busy with the rest.
         finisher.advance(_tables_of(mine))
         log.debug("%.2fs: finished what it could", clock())
         if worker is not None:
-            stats_list = worker.wait(tracker)
-            log.debug("%.2fs: worker done with %s", clock(), [k for _, k in theirs])
-            for stats in stats_list:
+            result = worker.wait(tracker)
+            log.debug(
+                "%.2fs: worker done with %s (CPU: %.2fs parsing, %.2fs finishing)",
+                clock(),
+                [k for _, k in theirs],
+                *result.cpu_seconds,
+            )
+            for stats in result.stats:
                 _merge_stats(counts, warnings, stats)
-            _copy_part(conn, part, _tables_of(theirs))
+            warnings += result.warnings
+            _copy_part(conn, part, task.tables, finisher)
             log.debug("%.2fs: worker tables copied", clock())
-            finisher.advance(_tables_of(theirs))
         loaded_counts = {t: n for t, n in counts.items() if _loaded(t, sources)}
         warnings += finisher.finish(loaded_counts)
         log.debug("%.2fs: indexed, search-indexed and validated", clock())
@@ -179,41 +188,6 @@ def _tables_of(files: list[tuple[bool, str]]) -> set[str]:
     return {rt.table for rt in RECORD_TYPES if rt.source in keys}
 
 
-class _Finisher:
-    """Indexes, search documents and link checks, each done once, as soon as the tables it needs are loaded."""
-
-    def __init__(self, conn: sqlite3.Connection, label: str, tracker: ProgressTracker) -> None:
-        self.conn = conn
-        self.loaded: set[str] = set()
-        self.search = SearchIndexBuilder(conn)
-        self.validator = ReplicaValidator(label)
-        self.tracker = tracker
-
-    def advance(self, tables: set[str]) -> None:
-        started = time.perf_counter()
-        self.tracker.stage("Indexing")
-        for table in sorted(tables - self.loaded):
-            for statement in ddl.index_statements(table):
-                self.conn.execute(statement)
-        self.loaded |= tables
-        indexed = time.perf_counter()
-        self.tracker.stage("Building the search index")
-        self.search.advance(self.loaded)
-        searchable = time.perf_counter()
-        self.tracker.stage("Validating")
-        self.validator.check_links(self.conn, self.loaded)
-        log.debug(
-            "indexes %.2fs, search %.2fs, checks %.2fs",
-            indexed - started,
-            searchable - indexed,
-            time.perf_counter() - searchable,
-        )
-
-    def finish(self, parsed_counts: dict[str, int]) -> list[str]:
-        self.advance(set(RECORD_TYPES_BY_TABLE))  # tables of files a release lacks are empty, not missing
-        return self.validator.finish(self.conn, parsed_counts)
-
-
 def _loaded(table: str, sources: Sources) -> bool:
     rt = RECORD_TYPES_BY_TABLE[table]
     bonus_keys = {rf.key for rf in RELEASE_FILES if rf.bonus}
@@ -225,10 +199,8 @@ def _strip_zip(name: str) -> str:
     return name[:-4] if name.lower().endswith(".zip") else name
 
 
-# What the worker parses: the packs (half the release) and their barcodes. This process takes the rest, and with
-# it every product kind that comes before packs in search rank order, so it can index, search-index and check
-# its own tables while the worker is still parsing.
-WORKER_FILES = ("ampp", "gtin")
+# What the worker parses: the packs, about half of the work of a build. This process takes the rest.
+WORKER_FILES = ("ampp",)
 
 
 def _split(files: list[tuple[bool, str]]) -> tuple[list[tuple[bool, str]], list[tuple[bool, str]]]:
@@ -258,13 +230,18 @@ def _inserter(conn: sqlite3.Connection, worker: ParseWorker | None, tracker: Pro
     return sink
 
 
-def _copy_part(conn: sqlite3.Connection, part: Path, tables: set[str]) -> None:
+def _copy_part(conn: sqlite3.Connection, part: Path, tables: set[str], finisher: Finisher) -> None:
+    """Copy the worker's finished tables, their indexes and their search part, as stored."""
     conn.commit()  # ATTACH is not allowed inside a transaction
     conn.execute("ATTACH DATABASE ? AS part", (str(part),))
     conn.execute("BEGIN")
     for table in sorted(tables):
-        cols = ", ".join(RECORD_TYPES_BY_TABLE[table].columns)
-        conn.execute(f"INSERT INTO main.{table} ({cols}) SELECT {cols} FROM part.{table}")
+        # The same indexes on the still empty table: SQLite then copies index entries too, already in order.
+        for statement in ddl.index_statements(table):
+            conn.execute(statement)
+        conn.execute(f"INSERT INTO main.{table} SELECT * FROM part.{table}")
+    for search_part in finisher.adopt(tables):
+        copy_search_part(conn, "part", search_part)
     conn.commit()
     conn.execute("DETACH DATABASE part")
     conn.execute("BEGIN")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.dmd.schema import RECORD_TYPES, FieldKind, RecordType
+from core.dmd.search_index import SEARCH_SCHEMA
 
 # Main entities keyed by their SNOMED id. Rows are appended in file order and the unique index is built after the
 # load: inserting into a B-tree keyed by (unordered) SNOMED ids costs several times more than sorting once.
@@ -61,7 +62,7 @@ def insert_sql(table: str, columns: tuple[str, ...]) -> str:
 
 
 def schema_statements() -> list[str]:
-    return [create_table_sql(rt) for rt in RECORD_TYPES] + [META_TABLE, WARNING_TABLE]
+    return [create_table_sql(rt) for rt in RECORD_TYPES] + [META_TABLE, WARNING_TABLE, *SEARCH_SCHEMA]
 
 
 def index_statements(table: str) -> list[str]:

@@ -1,4 +1,5 @@
-"""The parse worker: a second process that parses some release files into a part database of its own.
+"""The parse worker: a second process that parses some release files into a part database of its own and
+finishes their tables there (indexes, their part of the search index, the checks that read only them).
 
 It is started with ``spawn``, never ``fork``: the GUI process has Qt and threads running, and a forked child could
 deadlock. Scripts that build a replica therefore need the usual ``if __name__ == "__main__":`` guard.
@@ -8,14 +9,17 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 from core.dmd.errors import DmdError, ReleaseError
+from core.dmd.finishing import Finisher
 from core.dmd.loading import Sources, create_database, load_file, row_writer, source_of, storage_error
 from core.dmd.parser import ParseStats
 from core.dmd.progress import ProgressTracker
+from core.dmd.schema import record_types_for
 from core.dmd.source import locate_release
 
 
@@ -24,6 +28,17 @@ class ParseTask:
     """Release files one process parses: (bonus?, file key) pairs."""
 
     files: tuple[tuple[bool, str], ...]
+
+    @property
+    def tables(self) -> set[str]:
+        return {rt.table for _, key in self.files for rt in record_types_for(key)}
+
+
+@dataclass
+class WorkerResult:
+    stats: list[ParseStats]
+    warnings: list[str]  # of the checks it ran
+    cpu_seconds: tuple[float, float]  # parsing, finishing: for the builder's debug log
 
 
 class ParseWorkerLost(DmdError):
@@ -45,7 +60,7 @@ class ParseWorker:
             child.close()
             raise ParseWorkerLost(f"the parsing process could not start ({exc})") from exc
         child.close()
-        self._result: list[ParseStats] | None = None
+        self._result: WorkerResult | None = None
         self._error: str | None = None
         self._lost = False
 
@@ -66,7 +81,7 @@ class ParseWorker:
         else:
             self._error = payload
 
-    def wait(self, tracker: ProgressTracker) -> list[ParseStats]:
+    def wait(self, tracker: ProgressTracker) -> WorkerResult:
         while self._result is None and self._error is None and not self._lost:
             self._receive(tracker)
         if self._lost:
@@ -98,11 +113,16 @@ def _worker_main(part: Path, locations: dict[bool, tuple[Path, int] | None], tas
                 pending[0] = 0
 
         sink = row_writer(conn)
-        results = [load_file(source_of(sources, b), key, sink, on_bytes) for b, key in task.files]
+        stats = [load_file(source_of(sources, b), key, sink, on_bytes) for b, key in task.files]
+        out.send(("bytes", pending[0]))
+        parsed = time.process_time()
+        main_source = sources[False]
+        finisher = Finisher(conn, main_source.label if main_source else "the release")
+        finisher.advance(task.tables)
         conn.commit()
         conn.close()
-        out.send(("bytes", pending[0]))
-        out.send(("done", results))
+        cpu = (parsed, time.process_time() - parsed)
+        out.send(("done", WorkerResult(stats, finisher.warnings, cpu)))
     except DmdError as exc:
         out.send(("error", str(exc)))
     except sqlite3.DatabaseError as exc:

@@ -1,6 +1,6 @@
 """Type-ahead search over the replica.
 
-Three tiers, each in the replica's rank order (visible first, then VTM, VMP, AMP, VMPP, AMPP):
+Three tiers, each in the replica's rank order (visible first, then VTM, VMP, AMP, VMPP, AMPP; see search_index.py):
 names equal to the query, names starting with it, then products with every query word as the start of a word
 anywhere in their names, previous names, abbreviations or AMP descriptions. Whatever a user types is only ever
 turned into quoted word tokens or bound as a parameter, so quotes, ``*``, ``-``, ``NEAR`` or brackets are
@@ -15,13 +15,12 @@ import string
 import unicodedata
 from dataclasses import dataclass
 
-from core.dmd.search_index import KIND_NAMES, KIND_RANK, NAME_START_MARK
+from core.dmd.search_index import KIND_NAMES, KIND_RANK, NAME_START_MARK, SEARCH_PARTS, SearchPart
 
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 # FTS5's unicode61 tokenizer: letters and digits make words, everything else separates them.
 _WORD = re.compile(r"[^\W_]+")
 _MIN_WORD_QUERY = 2  # a one-letter word prefix matches most of the catalogue: name starts only
-_NO_BOUND = 1 << 62
 _MAX_FILTERED = 1024  # candidates checked here before the rest is left to FTS5
 
 
@@ -56,12 +55,19 @@ def name_key(text: str) -> str:
     return " ".join(_fold(text).split())
 
 
+@dataclass(frozen=True)
+class _Segment:
+    """Documents of one search part, visible or hidden: a rank range of one FTS5 table."""
+
+    part: SearchPart
+    low: int
+    high: int
+    kind_filter: str  # SQL condition on d.kind, or ''
+
+
 class Searcher:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-        row = conn.execute("SELECT min(rank) FROM search_doc WHERE status IS NOT NULL").fetchone()
-        # Hidden documents are ranked after all visible ones: a rowid bound leaves them out inside FTS5.
-        self._first_hidden = row[0] if row[0] is not None else _NO_BOUND
 
     def search(
         self,
@@ -74,12 +80,11 @@ class Searcher:
         terms = words(text[:500])
         if not terms or limit <= 0:
             return []
-        kind_ranks = tuple(KIND_RANK[k] for k in KIND_NAMES if k in kinds)
-        if not kind_ranks:
+        segments = _segments(kinds, include_hidden)
+        if not segments:
             return []
-        bound = _NO_BOUND if include_hidden else self._first_hidden
         # Name starts: the first word marked, every other word anywhere.
-        hits = self._match(f"{NAME_START_MARK}{terms[0]}", terms[1:], bound, kind_ranks, limit, {})
+        hits = self._match(f"{NAME_START_MARK}{terms[0]}", terms[1:], segments, limit, {})
         # Exact names first: stable, so rank order holds among them and among the rest.
         key = name_key(text)
         hits = dict(sorted(hits.items(), key=lambda item: name_key(item[1].name) != key))
@@ -88,15 +93,14 @@ class Searcher:
             driver = max(terms, key=len)
             others = list(terms)
             others.remove(driver)
-            hits = self._match(driver, others, bound, kind_ranks, limit, hits)
+            hits = self._match(driver, others, segments, limit, hits)
         return list(hits.values())[:limit]
 
     def _match(
         self,
         driver: str,
         others: list[str],
-        bound: int,
-        kind_ranks: tuple[int, ...],
+        segments: list[_Segment],
         limit: int,
         hits: dict[int, SearchHit],
     ) -> dict[int, SearchHit]:
@@ -107,38 +111,60 @@ class Searcher:
         order, and the other words are checked here on the few documents it yields. Past a bounded number of
         candidates the rest is left to a full FTS5 AND, so the cost stays bounded whatever is typed.
         """
-        kind_filter = "" if len(kind_ranks) == len(KIND_NAMES) else f" AND d.kind IN ({','.join(map(str, kind_ranks))})"
-        select = (
-            "SELECT d.rank, d.kind, d.id, d.name, d.status, d.extra FROM search_fts f JOIN search_doc d "
-            f"ON d.rank = f.rowid WHERE search_fts MATCH ? AND f.rowid > ? AND f.rowid < ?{kind_filter} "
-            "ORDER BY f.rowid"
-        )
-        cursor = self._conn.execute(select, (f'"{driver}"*', 0, bound))
         scanned = 0
-        last_rank = 0
-        while len(hits) < limit:
-            rows = cursor.fetchmany(64)
-            if not rows:
+        for segment in segments:
+            low = segment.low
+            if not others or scanned < _MAX_FILTERED:
+                cursor = self._conn.execute(_select(segment), (f'"{driver}"*', low, segment.high))
+                while len(hits) < limit and (not others or scanned < _MAX_FILTERED):
+                    rows = cursor.fetchmany(64)
+                    if not rows:
+                        low = segment.high  # this segment is done
+                        break
+                    for rank, kind, product_id, name, status, extra in rows:
+                        low = rank
+                        scanned += 1
+                        if others and not _has_word_prefixes(f"{name} {extra or ''}", others):
+                            continue
+                        if rank not in hits:
+                            hits[rank] = SearchHit(product_id, KIND_NAMES[kind], name, status)
+                            if len(hits) >= limit:
+                                break
+                cursor.close()
+            if len(hits) >= limit:
                 return hits
-            for rank, kind, product_id, name, status, extra in rows:
-                last_rank = rank
-                if others and not _has_word_prefixes(f"{name} {extra or ''}", others):
-                    continue
-                if rank not in hits:
-                    hits[rank] = SearchHit(product_id, KIND_NAMES[kind], name, status)
-                    if len(hits) >= limit:
-                        return hits
-            scanned += len(rows)
-            if scanned >= _MAX_FILTERED and others:
-                break
-        else:
-            return hits
-        cursor.close()
-        expression = " AND ".join(f'"{t}"*' for t in [driver, *others])
-        rows = self._conn.execute(select + " LIMIT ?", (expression, last_rank, bound, limit - len(hits))).fetchall()
-        for rank, kind, product_id, name, status, _extra in rows:
-            hits.setdefault(rank, SearchHit(product_id, KIND_NAMES[kind], name, status))
+            if low < segment.high:  # too many candidates: FTS5 does the AND for the rest of the segment
+                expression = " AND ".join(f'"{t}"*' for t in [driver, *others])
+                rows = self._conn.execute(
+                    _select(segment) + " LIMIT ?", (expression, low, segment.high, limit - len(hits))
+                ).fetchall()
+                for rank, kind, product_id, name, status, _extra in rows:
+                    hits.setdefault(rank, SearchHit(product_id, KIND_NAMES[kind], name, status))
+                if len(hits) >= limit:
+                    return hits
         return hits
+
+
+def _segments(kinds: tuple[str, ...], include_hidden: bool) -> list[_Segment]:
+    """The rank ranges to walk, in rank order, for the kinds asked for."""
+    segments = []
+    for hidden in (False, True) if include_hidden else (False,):
+        for part in SEARCH_PARTS:
+            wanted = [KIND_RANK[k] for k in part.kinds if k in kinds]
+            if not wanted:
+                continue
+            kind_filter = "" if len(wanted) == len(part.kinds) else f" AND d.kind IN ({','.join(map(str, wanted))})"
+            segments.append(_Segment(part, *part.segment(hidden), kind_filter))
+    return segments
+
+
+def _select(segment: _Segment) -> str:
+    fts = segment.part.fts
+    return (
+        f"SELECT d.rank, d.kind, d.id, d.name, d.status, d.extra FROM {fts} f JOIN search_doc d "
+        f"ON d.rank = f.rowid WHERE {fts} MATCH ? AND f.rowid > ? AND f.rowid < ?{segment.kind_filter} "
+        "ORDER BY f.rowid"
+    )
 
 
 def _has_word_prefixes(text: str, prefixes: list[str]) -> bool:

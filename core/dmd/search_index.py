@@ -1,24 +1,50 @@
 """The search index of the replica, built once per release.
 
-``search_doc`` has one row per searchable product (VTM, VMP, AMP, VMPP, AMPP). Its rowid (``rank``) is the default
-result order: visible before hidden, then VTM, VMP, AMP, VMPP, AMPP. Rows are inserted in that order, kind by kind,
-so the order costs no sort. FTS5 walks matches in rowid order, so a type-ahead query stops after its first page
-instead of ranking every match, and a rowid bound leaves the hidden products out inside FTS5 itself.
+``search_doc`` has one row per searchable product (VTM, VMP, AMP, VMPP, AMPP). Its rowid (``rank``) is the result
+order: visible before hidden, then VTM, VMP, AMP, VMPP, AMPP. The index comes in two parts, each with its own FTS5
+table: the products (VTM to VMPP, ``search_fts``) and the packs (AMPP, ``pack_fts``), so that the two processes of
+a build can each index the tables they parsed (see build.py). Ranks carry their place in that order in their high
+bits (``HIDDEN_RANK``, ``PACK_RANK``), so each part numbers its own documents and the order still holds across
+parts. Rows are inserted in rank order, kind by kind, so the order costs no sort; FTS5 walks matches in rowid
+order, so a type-ahead query stops after its first page instead of ranking every match.
 
-``search_fts`` is contentless and keeps no positions (the smallest, quickest index). To tell "the name starts with
-what was typed" from "a word somewhere starts with it" without positions, each document also carries its first
-word behind a marker (``NAME_START_MARK``), found with one more prefix term.
+The FTS tables are contentless and keep no positions (the smallest, quickest index). To tell "the name starts
+with what was typed" from "a word somewhere starts with it" without positions, each document also carries its
+first word behind a marker (``NAME_START_MARK``), found with one more prefix term.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 
 KIND_NAMES = ("vtm", "vmp", "amp", "vmpp", "ampp")
 KIND_RANK = {name: rank for rank, name in enumerate(KIND_NAMES)}
 # A token character for the tokenizer (tokenchars below) that query words never contain: a marked token can only be
 # matched on purpose, never by a word prefix someone types.
 NAME_START_MARK = "§"
+
+PACK_RANK = 1 << 40  # packs after the other products...
+HIDDEN_RANK = 1 << 41  # ...and every hidden document after every visible one
+
+
+@dataclass(frozen=True)
+class SearchPart:
+    """Documents indexed together in one FTS5 table, from the tables one process of a build loads."""
+
+    fts: str
+    kinds: tuple[str, ...]  # in rank order
+    base: int  # the first rank of its visible documents, less one
+
+    def segment(self, hidden: bool) -> tuple[int, int]:
+        """The ranks of its visible or hidden documents: lower bound exclusive, upper bound exclusive."""
+        low = self.base + (HIDDEN_RANK if hidden else 0)
+        return low, low + PACK_RANK
+
+
+PRODUCTS = SearchPart("search_fts", ("vtm", "vmp", "amp", "vmpp"), 0)
+PACKS = SearchPart("pack_fts", ("ampp",), PACK_RANK)
+SEARCH_PARTS = (PRODUCTS, PACKS)
 
 # Per kind: table, id column, display name, extra searchable text, and why a row is hidden by default
 # ('invalid', 'discontinued', 'unavailable'; NULL when shown). Codes from the lookup file (DESIGN.md section 4).
@@ -52,67 +78,65 @@ _DOCS = {
 
 _SORTED_KINDS = ("vtm", "vmp", "vmpp")
 
+_FTS_OPTIONS = "text, content='', detail=none, columnsize=0, tokenize=\"unicode61 remove_diacritics 2 tokenchars '§'\""
 SEARCH_SCHEMA = (
     """CREATE TABLE search_doc (
         rank INTEGER PRIMARY KEY, kind INTEGER NOT NULL, id INTEGER NOT NULL, name TEXT NOT NULL, status TEXT,
         extra TEXT)""",
-    """CREATE VIRTUAL TABLE search_fts USING fts5(
-        text, content='', detail=none, columnsize=0, tokenize="unicode61 remove_diacritics 2 tokenchars '§'")""",
+    *(f"CREATE VIRTUAL TABLE {part.fts} USING fts5({_FTS_OPTIONS})" for part in SEARCH_PARTS),
 )
+# What FTS5 keeps of a contentless table without column sizes: copying these rows copies the index.
+FTS_SHADOW_TABLES = ("data", "idx", "config")
 
 
-class SearchIndexBuilder:
-    """Adds documents kind by kind in rank order, each kind as soon as its table is loaded.
+def table_of(kind: str) -> str:
+    return _DOCS[kind][0]
 
-    The builder can start while the pack tables are still being parsed elsewhere: it stops at the first kind whose
-    table is not loaded yet and goes on from there on the next call.
-    """
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-        self._steps = [(hidden, kind) for hidden in (False, True) for kind in KIND_NAMES]
-        self._indexed_rank = 0
-        for statement in SEARCH_SCHEMA:
-            conn.execute(statement)
+def part_tables(part: SearchPart) -> set[str]:
+    return {table_of(kind) for kind in part.kinds}
 
-    @property
-    def complete(self) -> bool:
-        return not self._steps
 
-    def advance(self, loaded: set[str]) -> None:
-        added = False
-        while self._steps and _DOCS[self._steps[0][1]][0] in loaded:
-            hidden, kind = self._steps.pop(0)
-            self._add_documents(hidden, kind)
-            added = True
-        if added:
-            self._index_new_documents()
-
-    def _add_documents(self, hidden: bool, kind: str) -> None:
-        table, id_col, name_col, extra, status = _DOCS[kind]
-        order = f" ORDER BY length({name_col}), {name_col}" if kind in _SORTED_KINDS else ""
-        self._conn.execute(
-            "INSERT INTO search_doc (kind, id, name, status, extra) "
-            f"SELECT {KIND_RANK[kind]}, {id_col}, {name_col}, {status}, nullif({extra}, '') FROM {table} "
-            f"WHERE {name_col} IS NOT NULL AND ({status}) IS {'NOT ' if hidden else ''}NULL{order}"
-        )
-
-    def _index_new_documents(self) -> None:
+def build_search_part(conn: sqlite3.Connection, part: SearchPart) -> None:
+    """Add the part's documents (its product tables are loaded) and index them in its FTS5 table."""
+    for hidden in (False, True):
+        low, high = part.segment(hidden)
+        for kind in part.kinds:
+            last = conn.execute("SELECT max(rank) FROM search_doc WHERE rank > ? AND rank < ?", (low, high))
+            _add_documents(conn, kind, hidden, last.fetchone()[0] or low)
         # The marker is glued to the name's first chunk in SQL: the tokenizer then splits it exactly as it splits
         # the name, so the marked token is the first word ("Co-codamol" -> "§co", "codamol").
-        self._conn.execute(
-            "INSERT INTO search_fts (rowid, text) "
+        conn.execute(
+            f"INSERT INTO {part.fts} (rowid, text) "
             f"SELECT rank, name || ' ' || coalesce(extra, '') || ' {NAME_START_MARK}' || "
             "substr(ltrim(name, '([{\"'' '), 1, instr(ltrim(name, '([{\"'' ') || ' ', ' ') - 1) "
-            "FROM search_doc WHERE rank > ?",
-            (self._indexed_rank,),
+            "FROM search_doc WHERE rank > ? AND rank < ?",
+            (low, high),
         )
-        self._indexed_rank = self._conn.execute("SELECT coalesce(max(rank), 0) FROM search_doc").fetchone()[0]
 
 
-def build_search_index(conn: sqlite3.Connection) -> int:
-    """Fill search_doc and search_fts from the product tables at once; returns the number of documents."""
-    builder = SearchIndexBuilder(conn)
-    builder.advance({_DOCS[kind][0] for kind in KIND_NAMES})
-    count: int = conn.execute("SELECT count(*) FROM search_doc").fetchone()[0]
-    return count
+def _add_documents(conn: sqlite3.Connection, kind: str, hidden: bool, after: int) -> None:
+    table, id_col, name_col, extra, status = _DOCS[kind]
+    order = f"ORDER BY length({name_col}), {name_col}" if kind in _SORTED_KINDS else ""
+    conn.execute(
+        "INSERT INTO search_doc (rank, kind, id, name, status, extra) "
+        f"SELECT ? + row_number() OVER ({order}), {KIND_RANK[kind]}, {id_col}, {name_col}, {status}, "
+        f"nullif({extra}, '') FROM {table} "
+        f"WHERE {name_col} IS NOT NULL AND ({status}) IS {'NOT ' if hidden else ''}NULL",
+        (after,),
+    )
+
+
+def copy_search_part(conn: sqlite3.Connection, schema: str, part: SearchPart) -> None:
+    """Copy a part built in the attached database ``schema`` (its documents and its FTS5 index) into ``main``.
+
+    ``schema`` holds the documents of that part only. Copied as ``SELECT *`` between tables of the same definition,
+    SQLite moves the rows as they are stored (its transfer optimisation) instead of decoding and encoding them.
+
+    The FTS5 index lives in ordinary shadow tables; ``main`` has the same, still empty, FTS5 table, so copying the
+    rows copies the index as it is, without tokenizing anything again.
+    """
+    conn.execute(f"INSERT INTO main.search_doc SELECT * FROM {schema}.search_doc")  # the part's only
+    for shadow in FTS_SHADOW_TABLES:
+        conn.execute(f"DELETE FROM main.{part.fts}_{shadow}")
+        conn.execute(f"INSERT INTO main.{part.fts}_{shadow} SELECT * FROM {schema}.{part.fts}_{shadow}")

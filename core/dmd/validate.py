@@ -109,6 +109,10 @@ class ReplicaValidator:
                     raise ValidationError(f"{self.label}: the release is inconsistent: {message}.")
                 self.warnings.append(message)
 
+    def skip(self, tables: set[str]) -> None:
+        """The checks that read only ``tables`` were run elsewhere (in the database those tables came from)."""
+        self._pending = [c for c in self._pending if not c.tables <= tables]
+
     def finish(self, conn: sqlite3.Connection, parsed_counts: dict[str, int]) -> list[str]:
         """Every record read was stored and the release is complete; returns the warnings."""
         for table, parsed in parsed_counts.items():
