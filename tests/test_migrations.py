@@ -44,11 +44,12 @@ def test_pragmas_for_durability(tmp_path: Path) -> None:
     db.close()
 
 
-def test_database_of_the_first_schema_is_upgraded_on_open(tmp_path: Path) -> None:
+@pytest.mark.parametrize("revision", ["0001", "0002"])
+def test_database_of_each_released_schema_is_upgraded_on_open(tmp_path: Path, revision: str) -> None:
     path = tmp_path / "rxdesk.sqlite"
-    shutil.copy(FIXTURES / "rxdesk-0001.sqlite", path)
+    shutil.copy(FIXTURES / f"rxdesk-{revision}.sqlite", path)
     with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (revision,)
         before = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("prescription", "audit_event")}
     db = open_database(path)
     assert current_revision(db.engine) == _head()
