@@ -10,7 +10,7 @@ QT_TEST_PKGS := libegl1 libgl1 libglib2.0-0 libfontconfig1 libfreetype6 libx11-6
 QT_WINDOW_PKGS := $(QT_TEST_PKGS) xvfb xauth libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 \
 	libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0
 
-.PHONY: run test lint typecheck pytest bench venv sysdeps-test sysdeps-run dist clean screenshots
+.PHONY: run test lint typecheck pytest bench venv sysdeps-test sysdeps-run dist dist-check clean screenshots
 
 run: sysdeps-run venv
 	$(BIN)/rxdesk
@@ -56,9 +56,16 @@ pytest: venv
 bench: venv
 	$(BIN)/python -m benchmarks.run_all
 
+# The one-folder app, dist/RxDesk/ (build.spec). dist-check builds it afresh, then starts the frozen executable as a
+# user would (offscreen Qt, fresh data folders) and checks the sign-in window, the demo catalogue, the command line,
+# a printed document and the parse worker (scripts/check_dist.py). Neither is part of `make test`: PyInstaller
+# takes a minute.
 dist: venv
 	$(BIN)/python -m pip install --quiet -e '.[dist]'
 	$(BIN)/pyinstaller --noconfirm build.spec
+
+dist-check: sysdeps-test dist
+	$(BIN)/python -m scripts.check_dist --app dist/RxDesk/rxdesk
 
 # Screenshots of the real window under Xvfb: a fresh demo installation (the catalogue built from the bundled demo
 # release), each workspace driven as its users would; then the kiosk, started as `rxdesk --kiosk` is.

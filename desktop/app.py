@@ -29,21 +29,31 @@ from desktop.main_window import MainWindow
 from desktop.messages import error_text, show_error
 from desktop.operation import Operation
 from desktop.sign_in import SignInWindow
+from desktop.start_check import StartCheck
 
 log = logging.getLogger(__name__)
 STYLE_SHEET = paths.RESOURCES / "style.qss"
 PRESCRIPTIONS_CHANGED = "prescriptions"  # a change topic (desktop.operation)
 
 
-def run_gui(data_dir: Path | None, *, kiosk: bool = False, kiosk_workspace: str | None = None) -> int:
+def run_gui(
+    data_dir: Path | None, *, kiosk: bool = False, kiosk_workspace: str | None = None, check_start: bool = False
+) -> int:
     """Sign in, then the workspaces; with ``kiosk`` the locked-down kiosk (desktop.kiosk_window), showing the
-    workspace named by ``kiosk_workspace`` or else this workstation's kiosk setting."""
+    workspace named by ``kiosk_workspace`` or else this workstation's kiosk setting. With ``check_start`` the same
+    start is watched and ends once it has worked or failed (``rxdesk --check-start``, desktop.start_check)."""
     app = QApplication.instance() or QApplication(sys.argv[:1] or ["rxdesk"])
     assert isinstance(app, QApplication)
+    check = StartCheck(app) if check_start else None
     gui = start_gui(app, data_dir, kiosk=kiosk, kiosk_workspace=kiosk_workspace)
     if gui is None:
         return 1
     app.aboutToQuit.connect(gui.close)
+    if check is not None:
+        if check.result is not None:  # failed during the start, before there was an event loop to end
+            gui.close()
+            return check.result
+        check.watch(gui)
     return app.exec()
 
 
@@ -70,6 +80,7 @@ class Gui:
         self.catalogue = CatalogueWindow(paths.replica_path(data))  # lives across sessions (it may be building)
         self.sign_in_window = SignInWindow(database, workstation, demo=demo, keypad=kiosk)
         self.session: MainWindow | None = None  # Python must hold it, or Qt deletes it
+        self.catalogue_preparation: Operation | None = None  # the first start's catalogue build, while it runs
         self.kiosk_window = self._kiosk_window(workstation, kiosk_workspace) if kiosk else None
         self.sign_in_window.signed_in.connect(self.signed_in)
 
@@ -80,6 +91,11 @@ class Gui:
         window = KioskWindow(self.sign_in_window, self.catalogue, self.database, workstation, settings)
         window.exited.connect(QApplication.quit)
         return window
+
+    @property
+    def start_window(self) -> QWidget:
+        """The window a start shows: the sign-in window, or the kiosk (with its own sign-in) in kiosk mode."""
+        return self.kiosk_window if self.kiosk_window is not None else self.sign_in_window
 
     def show_sign_in(self) -> None:
         if self.kiosk_window is not None:
@@ -140,7 +156,9 @@ def start_gui(
     sys.excepthook = _report_unexpected(gui.catalogue)
     gui.show_sign_in()
     if not replica_is_current(paths.replica_path(data)):
-        prepare_catalogue(gui.catalogue, data)  # first start, or a replica built by another schema version
+        # First start, or a replica built by another schema version.
+        gui.catalogue_preparation = prepare_catalogue(gui.catalogue, data)
+        gui.catalogue_preparation.finished.connect(lambda: setattr(gui, "catalogue_preparation", None))
     app.setProperty("rxdesk_gui", gui)  # kept alive with the application
     return gui
 

@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
         choices=KIOSK_WORKSPACES,
         help="the one workspace the kiosk shows (default: this workstation's setting, else counter)",
     )
+    parser.add_argument(
+        "--check-start",
+        action="store_true",
+        help="start as usual, then quit: exit 0 once the sign-in window is shown and the catalogue is ready (built "
+        "first on a first start), else 1 with the reason (for installers and support)",
+    )
     groups = parser.add_subparsers(dest="group")
     dmd = groups.add_parser("dmd", help="the NHS dm+d medicines catalogue").add_subparsers(dest="command")
     dmd.required = True
@@ -123,7 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.group is None:
             from desktop.app import run_gui  # Qt only when the GUI starts
 
-            return run_gui(args.data_dir, kiosk=args.kiosk, kiosk_workspace=args.kiosk_workspace)
+            return run_gui(
+                args.data_dir, kiosk=args.kiosk, kiosk_workspace=args.kiosk_workspace, check_start=args.check_start
+            )
         handler: Callable[[argparse.Namespace], int] = args.handler
         return handler(args)
     except (CommandError, DmdError, RxDeskError, OSError) as exc:
