@@ -58,14 +58,14 @@ bench: venv
 
 # The one-folder app, dist/RxDesk/ (build.spec). dist-check builds it afresh, then starts the frozen executable as a
 # user would (offscreen Qt, fresh data folders) and checks the sign-in window, the demo catalogue, the command line,
-# a printed document and the parse worker (scripts/check_dist.py). Neither is part of `make test`: PyInstaller
+# a printed document and the parse worker (tests/check_dist.py). Neither is part of `make test`: PyInstaller
 # takes a minute.
 dist: venv
 	$(BIN)/python -m pip install --quiet -e '.[dist]'
 	$(BIN)/pyinstaller --noconfirm build.spec
 
 dist-check: sysdeps-test dist
-	$(BIN)/python -m scripts.check_dist --app dist/RxDesk/rxdesk
+	$(BIN)/python -m tests.check_dist --app dist/RxDesk/rxdesk
 
 # Screenshots of the real window under Xvfb: a fresh demo installation (the catalogue built from the bundled demo
 # release), each workspace driven as its users would; then the kiosk, started as `rxdesk --kiosk` is.

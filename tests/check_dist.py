@@ -1,6 +1,6 @@
 """Start the frozen app as a user would and check that it works: ``make dist-check`` (after ``make dist``).
 
-    python -m scripts.check_dist [--app dist/RxDesk/rxdesk] [--starts 5]
+    python -m tests.check_dist [--app dist/RxDesk/rxdesk] [--starts 5]
 
 Every step starts the app as a new process, with offscreen Qt and a data folder of its own (RXDESK_HOME in a
 temporary folder), and prints one line; the first failure is one line on stderr and exit 1.

@@ -1,4 +1,4 @@
-"""``rxdesk --check-start`` and the packaging check (scripts/check_dist.py), run against the source tree.
+"""``rxdesk --check-start`` and the packaging check (tests/check_dist.py), run against the source tree.
 
 ``make dist-check`` runs the same check on the frozen app; PyInstaller takes a minute, so it is not part of
 ``make test``. Here the check's own logic is exercised on ``python -m desktop``: new processes, offscreen Qt.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts import check_dist
+from tests import check_dist
 
 SOURCE_APP = [sys.executable, "-m", "desktop"]
 
