@@ -29,6 +29,8 @@ _SPEC_URI = "urn:appwrite:server-spec"
 
 # Where the stand-in deliberately departs from the 1.9.3 spec, and why (asserted in tests/test_appwrite_standin.py).
 SPEC_OVERRIDES: dict[str, str] = {
+    "oneOf": "read as anyOf: the column models overlap (a float column is also a valid integer and boolean column, "
+    "none of them forbids other properties), so the spec's oneOf rejects every real column",
     "error.code": "the spec types it as a string; the real server sends the HTTP status as an integer "
     "(app/controllers/general.php builds the error with 'code' => $code and Response::output does not cast)",
 }
@@ -60,12 +62,13 @@ class Violation:
 
 
 def _nullable_to_jsonschema(node: Any) -> Any:
-    """OpenAPI 3.0 ``nullable: true`` → JSON Schema ``anyOf [..., null]``, recursively."""
+    """OpenAPI 3.0 ``nullable: true`` → JSON Schema ``anyOf [..., null]``, and ``oneOf`` → ``anyOf``
+    (SPEC_OVERRIDES["oneOf"]), recursively."""
     if isinstance(node, list):
         return [_nullable_to_jsonschema(item) for item in node]
     if not isinstance(node, dict):
         return node
-    converted = {key: _nullable_to_jsonschema(value) for key, value in node.items()}
+    converted = {("anyOf" if key == "oneOf" else key): _nullable_to_jsonschema(value) for key, value in node.items()}
     if converted.pop("nullable", False):
         return {"anyOf": [converted, {"type": "null"}]}
     return converted

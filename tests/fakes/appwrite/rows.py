@@ -248,10 +248,15 @@ def _create_column(call: Call, kind: str) -> Reply:
     return Reply(202, {**column_model(column), "status": "processing"})
 
 
+def _column_route(kind: str) -> None:
+    def create(call: Call) -> Reply:
+        return _create_column(call, kind)
+
+    route("POST", f"/tablesdb/{{databaseId}}/tables/{{tableId}}/columns/{kind}", *TABLE_WRITE)(create)
+
+
 for _kind in COLUMN_KINDS:
-    route("POST", f"/tablesdb/{{databaseId}}/tables/{{tableId}}/columns/{_kind}", *TABLE_WRITE)(
-        lambda call, kind=_kind: _create_column(call, kind)
-    )
+    _column_route(_kind)
 
 
 @route("GET", "/tablesdb/{databaseId}/tables/{tableId}/columns", *TABLE_SCOPES)

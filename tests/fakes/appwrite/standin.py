@@ -4,6 +4,7 @@ injection, a request log, restarts that keep the state, and helpers for test set
 from __future__ import annotations
 
 import contextlib
+import copy
 import http.client
 import json
 import re
@@ -191,7 +192,9 @@ class AppwriteStandin:
             return self
         self._server = _Server((self.host, self.port), self)
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="appwrite-standin", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="appwrite-standin", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -875,6 +878,7 @@ class AppwriteStandin:
                 if self.revoke_dynamic_keys:
                     key.revoked = True
 
+        answer = copy.copy(execution)  # as it stood when created (an async one is still "waiting")
         thread = threading.Thread(target=work, name=f"execution-{execution_id}", daemon=True)
         self._threads.append(thread)
         thread.start()
@@ -882,7 +886,8 @@ class AppwriteStandin:
             thread.join(timeout=self.sync_timeout)
             if thread.is_alive():
                 raise ApiError("function_synchronous_timeout")
-        return execution
+            return execution
+        return answer
 
     def _function_domain(
         self, method: str, path: str, query_string: str, headers: dict[str, str], body: bytes, client_ip: str

@@ -97,6 +97,7 @@ ALL_KEY_SCOPES = [
     "functions.write",
     "executions.read",
     "executions.write",
+    "sessions.write",
 ]
 
 
