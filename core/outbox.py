@@ -52,6 +52,8 @@ def enqueue_payload(
             "state": "pending",
             "attempts": 0,
             "last_error": None,
+            "actor_id": ctx.actor.user_id,
+            "attempted_at": None,
         },
     )
     return entry_id

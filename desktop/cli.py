@@ -27,6 +27,7 @@ from desktop.cli_admin import add_admin_commands
 from desktop.cli_clinical import add_clinical_commands, add_patient_commands
 from desktop.cli_common import CommandError, open_catalogue, print_json, signed_in, stderr, stdout
 from desktop.cli_kiosk import KIOSK_WORKSPACES, add_kiosk_commands
+from desktop.cli_sync import add_sync_commands
 
 if TYPE_CHECKING:
     pass
@@ -120,6 +121,7 @@ def _parser() -> argparse.ArgumentParser:
     prescription = add_admin_commands(groups, common, signed_in_parser)
     add_clinical_commands(groups, signed_in_parser, prescription)
     add_kiosk_commands(groups, signed_in_parser)
+    add_sync_commands(groups, common, signed_in_parser)
     return parser
 
 

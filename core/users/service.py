@@ -115,8 +115,9 @@ def create_first_admin(database: Database, new: NewUser, workstation: str) -> Se
             raise PermissionDenied("This installation already has users: ask an admin to add you.")
         user = _insert_user(session, new, utc_now())
         ctx = ServiceContext(database, actor_of(user), workstation)
-        record_event(session, ctx, "user.create", "user", user.id, after=public_fields(user))
+        # The user first: the server takes the event only from a user it knows.
         enqueue_payload(session, ctx, "user_account", public_fields(user))
+        record_event(session, ctx, "user.create", "user", user.id, after=public_fields(user))
     return ctx
 
 

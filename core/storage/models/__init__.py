@@ -9,6 +9,7 @@ from core.storage.models.outbox import OutboxEntry
 from core.storage.models.patient import Allergy, Patient
 from core.storage.models.prescription import Prescription, PrescriptionItem, RuleOverride
 from core.storage.models.setting import Setting
+from core.storage.models.sync_state import SyncInboxItem, SyncShadow, SyncWatermark
 from core.storage.models.tokens import LedgerEntry, TokenAccount
 from core.storage.models.user import User
 
@@ -28,6 +29,9 @@ __all__ = [
     "PrescriptionItem",
     "RuleOverride",
     "Setting",
+    "SyncInboxItem",
+    "SyncShadow",
+    "SyncWatermark",
     "TokenAccount",
     "User",
 ]

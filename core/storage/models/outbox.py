@@ -20,6 +20,9 @@ class OutboxEntry(Base):
     operation: Mapped[str] = mapped_column(String(16))  # create | update
     payload: Mapped[str] = mapped_column(Text)  # JSON of the row as it must be on the server
     created_at: Mapped[datetime]
-    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending | sent | rejected
+    # pending | applied | duplicate | rejected | conflict: the last four are the server's answer
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    actor_id: Mapped[str | None] = mapped_column(Id)  # the user whose change it is (None: queued before 0003)
+    attempted_at: Mapped[datetime | None]  # the last time it was sent

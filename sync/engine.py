@@ -1,0 +1,254 @@
+"""One sync of this workstation, its state for the status bar and the sync panel, and the background scheduler.
+
+A sync: is the server there (health check), push the whole outbox in batches, pull every table, then check
+counts and the ledger against the server and pull again what differs. It never raises for the server's or the
+network's failures: they become the state (offline, needs sign-in, error with the reason) and the next sync
+tries again. Local work is never blocked or lost by sync.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from appwrite.exception import AppwriteException
+from sqlalchemy import func, select
+
+from core.context import utc_now
+from core.errors import RxDeskError
+from core.settings import workstation_name
+from core.storage.database import Database
+from core.storage.models import OutboxEntry, SyncInboxItem
+from sync.appwrite_api import Failure, classify, describe
+from sync.checks import CheckReport, reconcile
+from sync.connection import ServerSettings, read_server_settings, session_secret
+from sync.pull import PullReport, pull_all
+from sync.push import _first_admin, mark_attempt, next_batch, record_answers
+from sync.transport import Transport
+
+log = logging.getLogger(__name__)
+
+STALL_AFTER = timedelta(seconds=30)  # pending changes not tried for this long: the watchdog starts a sync
+MAX_BACKOFF = timedelta(minutes=5)
+
+
+class SyncState(StrEnum):
+    NOT_CONNECTED = "not connected"  # no server set up for this installation
+    NEEDS_SIGN_IN = "needs sign-in"
+    OFFLINE = "offline"
+    SYNCING = "syncing"
+    UP_TO_DATE = "up to date"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    state: SyncState
+    detail: str = ""  # why, for the panel: the last error, or who is signed in where
+    last_sync: datetime | None = None  # the last sync that completed
+    pending: int = 0  # changes waiting to be sent
+    inbox: int = 0  # rejected or conflicting changes nobody has dealt with yet
+
+
+@dataclass
+class SyncReport:
+    pushed: dict[str, int] = field(default_factory=dict)
+    pull: PullReport = field(default_factory=PullReport)
+    checks: CheckReport = field(default_factory=CheckReport)
+
+
+TransportFactory = Callable[[ServerSettings, str, str], Transport]
+
+
+class SyncEngine:
+    """Runs syncs one at a time; thread-safe. ``status`` is always current."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        transport: TransportFactory = Transport,
+    ) -> None:
+        self.database = database
+        self.clock = clock
+        self._transport = transport
+        self._lock = threading.Lock()
+        self._status = SyncStatus(SyncState.NOT_CONNECTED)
+        self._failures = 0
+        self._next_try: datetime | None = None
+        self.listeners: list[Callable[[SyncStatus], None]] = []
+        self.refresh_status()
+
+    # -- state ---------------------------------------------------------------------------------------------------
+    @property
+    def status(self) -> SyncStatus:
+        return self._status
+
+    def _set(self, **changes: object) -> None:
+        counts = self._counts()
+        self._status = replace(self._status, pending=counts[0], inbox=counts[1], **changes)  # type: ignore[arg-type]
+        for listener in list(self.listeners):
+            listener(self._status)
+
+    def _counts(self) -> tuple[int, int]:
+        with self.database.reader() as session:
+            pending = session.execute(select(func.count()).where(OutboxEntry.state == "pending")).scalar_one()
+            inbox = session.execute(
+                select(func.count()).select_from(SyncInboxItem).where(SyncInboxItem.resolved_at.is_(None))
+            ).scalar_one()
+        return int(pending), int(inbox)
+
+    def refresh_status(self) -> SyncStatus:
+        """Counts and connection re-read (after local work queued changes, or a sign-in elsewhere)."""
+        settings = read_server_settings(self.database)
+        if settings is None:
+            self._set(state=SyncState.NOT_CONNECTED, detail="No server is set up for this installation.")
+        elif self._status.state in (SyncState.NOT_CONNECTED, SyncState.NEEDS_SIGN_IN) and self._secret(settings):
+            self._set(state=SyncState.OFFLINE, detail=f"{settings.email} at {settings.endpoint}")
+        elif self._status.state is SyncState.NOT_CONNECTED:
+            self._set(state=SyncState.NEEDS_SIGN_IN, detail="Sign in to the server to sync.")
+        else:
+            self._set()
+        return self._status
+
+    def _secret(self, settings: ServerSettings) -> str | None:
+        try:
+            return session_secret(settings)
+        except RxDeskError as exc:
+            self._set(state=SyncState.ERROR, detail=str(exc))
+            return None
+
+    # -- scheduling ----------------------------------------------------------------------------------------------
+    def due(self) -> bool:
+        """A sync may run now: connected, signed in, and not waiting out a backoff after failures."""
+        if self._status.state in (SyncState.NOT_CONNECTED, SyncState.NEEDS_SIGN_IN, SyncState.SYNCING):
+            return False
+        return self._next_try is None or self.clock() >= self._next_try
+
+    def stalled(self) -> bool:
+        """The watchdog's test: changes wait, and none has been tried for STALL_AFTER."""
+        with self.database.reader() as session:
+            row = session.execute(
+                select(func.count(), func.max(OutboxEntry.attempted_at)).where(OutboxEntry.state == "pending")
+            ).one()
+        pending, last_try = int(row[0]), row[1]
+        return pending > 0 and (last_try is None or self.clock() - last_try > STALL_AFTER)
+
+    # -- one sync ------------------------------------------------------------------------------------------------
+    def sync_now(self) -> SyncReport | None:
+        """One whole sync; None when it could not run (the state says why)."""
+        if not self._lock.acquire(blocking=False):
+            return None  # one is running: it will take what is queued
+        try:
+            return self._sync()
+        finally:
+            self._lock.release()
+
+    def _sync(self) -> SyncReport | None:
+        settings = read_server_settings(self.database)
+        if settings is None:
+            self._set(state=SyncState.NOT_CONNECTED, detail="No server is set up for this installation.")
+            return None
+        secret = self._secret(settings)
+        if secret is None:
+            if self._status.state is not SyncState.ERROR:
+                self._set(state=SyncState.NEEDS_SIGN_IN, detail="Sign in to the server to sync.")
+            return None
+        transport = self._transport(settings, secret, workstation_name(self.database))
+        if not transport.online():
+            self._backoff()
+            self._set(state=SyncState.OFFLINE, detail=f"{settings.endpoint} does not answer.")
+            return None
+        self._set(state=SyncState.SYNCING, detail="")
+        report = SyncReport()
+        try:
+            self._push(transport, report)
+            report.pull = pull_all(self.database, settings.team, transport.list_rows, self.clock)
+            with self.database.reader() as session:
+                fallback = _first_admin(session)
+            report.checks = reconcile(
+                self.database, settings.team, transport.summary(), transport.list_rows, fallback, self.clock
+            )
+            if report.checks.mismatched:
+                if report.checks.requeued:
+                    self._push(transport, report)
+                report.pull = pull_all(self.database, settings.team, transport.list_rows, self.clock)
+        except AppwriteException as exc:
+            self._failed(exc)
+            return None
+        self._failures = 0
+        self._next_try = None
+        self._set(state=SyncState.UP_TO_DATE, detail=f"{settings.email} at {settings.endpoint}", last_sync=self.clock())
+        log.info("sync: pushed %s, pulled %d, checks %s", report.pushed, report.pull.merged, report.checks.mismatched)
+        return report
+
+    def _push(self, transport: Transport, report: SyncReport) -> None:
+        while batch := next_batch(self.database):
+            try:
+                answers = transport.push([p.op for p in batch])
+            except AppwriteException as exc:
+                mark_attempt(self.database, batch, describe(exc), self.clock())
+                raise
+            for status, n in record_answers(self.database, batch, answers, self.clock()).items():
+                report.pushed[status] = report.pushed.get(status, 0) + n
+
+    def _failed(self, exc: AppwriteException) -> None:
+        kind = classify(exc)
+        if kind is Failure.SIGN_IN:
+            self._set(state=SyncState.NEEDS_SIGN_IN, detail="The server session has ended: sign in again.")
+            return
+        self._backoff()
+        self._set(state=SyncState.ERROR, detail=describe(exc))
+
+    def _backoff(self) -> None:
+        self._failures += 1
+        delay = min(MAX_BACKOFF, timedelta(seconds=2 ** min(self._failures, 9)))
+        self._next_try = self.clock() + delay
+
+
+class SyncScheduler:
+    """Syncs in a background thread: every ``interval`` when due, at once when asked (sync now), and whenever the
+    watchdog finds a stalled queue. The desktop app shows ``engine.status``; nothing here knows of Qt."""
+
+    def __init__(self, engine: SyncEngine, interval: timedelta = timedelta(seconds=60), tick_s: float = 5.0) -> None:
+        self.engine = engine
+        self.interval = interval
+        self.tick_s = tick_s
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._last: datetime | None = None
+        self._thread = threading.Thread(target=self._run, name="rxdesk-sync", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def sync_soon(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            asked = self._wake.wait(self.tick_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            now = self.engine.clock()
+            interval_passed = self._last is None or now - self._last >= self.interval
+            try:
+                if asked:
+                    self.engine.refresh_status()
+                if asked or (self.engine.due() and (interval_passed or self.engine.stalled())):
+                    self._last = now
+                    self.engine.sync_now()
+            except RxDeskError as exc:  # the local database (disk full, locked): shown, retried next tick
+                log.warning("sync: %s", exc)

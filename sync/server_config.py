@@ -1,0 +1,196 @@
+"""The Appwrite project RxDesk needs, generated from the synced tables (sync/tables.py) and the roles
+(core/users/roles.py), so the server, the gateway and the app cannot disagree.
+
+    python -m sync.server_config        # rewrites backend/appwrite.config.json and the gateway's rules
+
+Writes two files: ``backend/appwrite.config.json`` (the Appwrite CLI's project file: the database, every table with
+its columns, indexes and row security, and the functions) and ``backend/functions/sync-push/src/rules.json`` (what
+the gateway checks: columns, kinds, parents, status order and who may do what). A test keeps both current.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from core.users.roles import ROLE_PERMISSIONS, Permission
+from sync.tables import STATUS_RANKS, SYNC_TABLES, ColumnType, SyncTable, TableKind
+
+BACKEND = Path(__file__).resolve().parent.parent / "backend"
+CONFIG_PATH = BACKEND / "appwrite.config.json"
+RULES_PATH = BACKEND / "functions" / "sync-push" / "src" / "rules.json"
+
+PROJECT_ID = "rxdesk"
+DATABASE_ID = "rxdesk"
+SYNC_OP_TABLE = "sync_op"  # every applied op, by op id: a replay is recognised, never applied twice
+TEAM_COLUMN = "team_id"
+ID_SIZE = 36  # Appwrite ids: up to 36 characters
+
+_P = Permission
+# Who may make each change, by table: the permission the op's author needs (any one of them). For the state
+# machines the status an op moves to decides; expiry is done by whoever signs in first after the date passed.
+PUSH_PERMISSIONS: dict[str, dict[str, tuple[Permission, ...]]] = {
+    "organisation": {"*": (_P.MANAGE_USERS,)},
+    "user_account": {"*": (_P.MANAGE_USERS,)},
+    "patient": {"*": (_P.EDIT_PATIENTS, _P.IMPORT_PATIENTS)},
+    "allergy": {"*": (_P.RECORD_ALLERGIES,)},
+    "token_account": {"*": (_P.MANAGE_TOKENS,)},
+    "prescription": {
+        "signed": (_P.PRESCRIBE,),
+        "partially dispensed": (_P.DISPENSE,),
+        "dispensed": (_P.DISPENSE,),
+        "cancelled": (_P.CANCEL_PRESCRIPTIONS,),
+        "expired": (_P.VIEW_PRESCRIPTIONS,),
+    },
+    "prescription_item": {
+        "pending": (_P.PRESCRIBE,),
+        "owing": (_P.DISPENSE,),
+        "supplied": (_P.DISPENSE,),
+        "cancelled": (_P.CANCEL_PRESCRIPTIONS,),
+        "expired": (_P.VIEW_PRESCRIPTIONS,),
+    },
+    "owing": {
+        "open": (_P.DISPENSE,),
+        "supplied": (_P.DISPENSE,),
+        "cancelled": (_P.CANCEL_PRESCRIPTIONS,),
+        "expired": (_P.VIEW_PRESCRIPTIONS,),
+    },
+    "rule_override": {"*": (_P.PRESCRIBE, _P.DISPENSE)},
+    "dispensing": {"*": (_P.DISPENSE,)},
+    "dispensing_line": {"*": (_P.DISPENSE,)},
+    "cd_register_entry": {"*": (_P.CD_REGISTER,)},
+    "ledger_entry": {"*": (_P.PRESCRIBE,)},
+    "audit_event": {"*": tuple(Permission)},  # anyone's own trail
+}
+
+
+def _column_config(name: str, type_: ColumnType, size: int | None, required: bool) -> dict[str, Any]:
+    column: dict[str, Any] = {"key": name, "type": type_.value, "required": required, "array": False}
+    if size is not None:
+        column["size"] = size
+    return column
+
+
+def _pull_index() -> dict[str, Any]:
+    # Pull reads a team's rows in server order: team, then $updatedAt (docs/sync.md).
+    return {
+        "key": "team_updated",
+        "type": "key",
+        "columns": [TEAM_COLUMN, "$updatedAt"],
+        "orders": ["ASC", "ASC"],
+    }
+
+
+# Columns the gateway looks rows up by, beyond the row id.
+LOOKUP_INDEXES = {
+    "ledger_entry": ("prescription_id",),
+    "dispensing_line": ("item_id",),
+    "prescription_item": ("prescription_id",),
+}
+
+
+def _table_config(table: SyncTable) -> dict[str, Any]:
+    columns = [_column_config(TEAM_COLUMN, ColumnType.VARCHAR, ID_SIZE, True)]
+    columns += [_column_config(c.name, c.kind, c.size, c.required) for c in table.columns]
+    return {
+        "$id": table.name,
+        "$permissions": [],  # nobody writes directly: rows are written by sync-push with its API key
+        "databaseId": DATABASE_ID,
+        "name": table.name,
+        "enabled": True,
+        "rowSecurity": True,  # each row says which team reads it
+        "columns": columns,
+        "indexes": [_pull_index()]
+        + [
+            {"key": f"by_{column}", "type": "key", "columns": [column], "orders": ["ASC"]}
+            for column in LOOKUP_INDEXES.get(table.name, ())
+        ],
+    }
+
+
+def _sync_op_table() -> dict[str, Any]:
+    columns = [
+        _column_config(TEAM_COLUMN, ColumnType.VARCHAR, ID_SIZE, True),
+        _column_config("table_name", ColumnType.VARCHAR, 32, True),
+        _column_config("row_id", ColumnType.VARCHAR, ID_SIZE, True),
+        _column_config("status", ColumnType.VARCHAR, 16, True),
+        _column_config("reason", ColumnType.TEXT, None, False),
+        _column_config("actor_id", ColumnType.VARCHAR, ID_SIZE, False),
+        _column_config("device", ColumnType.VARCHAR, 100, False),
+    ]
+    return {
+        "$id": SYNC_OP_TABLE,
+        "$permissions": [],
+        "databaseId": DATABASE_ID,
+        "name": SYNC_OP_TABLE,
+        "enabled": True,
+        "rowSecurity": True,
+        "columns": columns,
+        "indexes": [_pull_index()],
+    }
+
+
+SYNC_PUSH_FUNCTION: dict[str, Any] = {
+    "$id": "sync-push",
+    "name": "sync-push",
+    "runtime": "python-3.12",
+    "execute": ["users"],  # any signed-in user; the function checks the team and the role of each change
+    "events": [],
+    "schedule": "",
+    "timeout": 30,
+    "enabled": True,
+    "logging": True,
+    "entrypoint": "src/main.py",
+    "commands": "pip install -r requirements.txt",
+    "path": "functions/sync-push",
+    "scopes": ["rows.read", "rows.write", "teams.read", "users.read"],
+}
+
+
+def project_config() -> dict[str, Any]:
+    return {
+        "projectId": PROJECT_ID,
+        "projectName": "RxDesk",
+        "tablesDB": [{"$id": DATABASE_ID, "name": "RxDesk", "enabled": True}],
+        "tables": [_table_config(t) for t in SYNC_TABLES] + [_sync_op_table()],
+        "functions": [SYNC_PUSH_FUNCTION],
+        "teams": [],
+    }
+
+
+def gateway_rules() -> dict[str, Any]:
+    """What sync-push checks, as plain data (the function is deployed on its own and cannot import RxDesk)."""
+    return {
+        "databaseId": DATABASE_ID,
+        "teamColumn": TEAM_COLUMN,
+        "syncOpTable": SYNC_OP_TABLE,
+        "roles": {role.value: sorted(p.name for p in perms) for role, perms in ROLE_PERMISSIONS.items()},
+        "tables": {
+            t.name: {
+                "kind": t.kind.value,
+                "columns": {c.name: {"type": c.kind.value, "size": c.size, "required": c.required} for c in t.columns},
+                "parents": [list(p) for p in t.parents],
+                "statusColumn": t.status_column,
+                "statusRanks": STATUS_RANKS.get(t.name),
+                "permissions": {k: sorted(p.name for p in v) for k, v in PUSH_PERMISSIONS[t.name].items()},
+            }
+            for t in SYNC_TABLES
+        },
+        "appendOnly": [t.name for t in SYNC_TABLES if t.kind is TableKind.APPEND_ONLY],
+    }
+
+
+def render(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def main() -> None:
+    for path, data in ((CONFIG_PATH, project_config()), (RULES_PATH, gateway_rules())):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render(data), encoding="utf-8")
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

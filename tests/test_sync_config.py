@@ -1,0 +1,73 @@
+"""The server's configuration and the gateway's rules are generated from the app's own tables and roles."""
+
+from __future__ import annotations
+
+import json
+
+from core.storage.models import Base
+from core.users.roles import ROLE_PERMISSIONS
+from sync import server_config
+from sync.tables import STATUS_RANKS, SYNC_TABLES, SYNC_TABLES_BY_NAME, TableKind
+
+# App tables that never sync, and why: this workstation's own state, or settings of the installation.
+LOCAL_TABLES = {
+    "outbox": "what this workstation has to send",
+    "setting": "this installation's settings",
+    "sync_shadow": "this workstation's view of the server",
+    "sync_watermark": "how far this workstation has pulled",
+    "sync_inbox": "this workstation's rejected changes",
+    "alembic_version": "the schema version",
+}
+
+
+def test_the_committed_files_are_what_the_generator_makes() -> None:
+    # After changing a model or a role: python -m sync.server_config
+    assert server_config.CONFIG_PATH.read_text() == server_config.render(server_config.project_config())
+    assert server_config.RULES_PATH.read_text() == server_config.render(server_config.gateway_rules())
+
+
+def test_every_app_table_either_syncs_or_is_said_to_be_local() -> None:
+    synced = {t.name for t in SYNC_TABLES}
+    assert set(Base.metadata.tables) - synced <= set(LOCAL_TABLES), "a new table must be synced or listed here"
+    assert not synced & set(LOCAL_TABLES)
+
+
+def test_secrets_and_this_workstations_state_never_reach_the_server() -> None:
+    config = json.loads(server_config.CONFIG_PATH.read_text())
+    columns = {t["$id"]: {c["key"] for c in t["columns"]} for t in config["tables"]}
+    assert not {"password_hash", "pin_hash", "failed_sign_ins", "locked_until"} & columns["user_account"]
+    assert "confirmed" not in columns["ledger_entry"]
+    assert "confirmed_balance" not in columns["token_account"]
+
+
+def test_tables_are_readable_by_their_team_only_and_written_by_no_client() -> None:
+    config = json.loads(server_config.CONFIG_PATH.read_text())
+    for table in config["tables"]:
+        assert table["$permissions"] == [], table["$id"]  # no direct writes, no reads but by row
+        assert table["rowSecurity"] is True
+        assert {
+            "key": "team_updated",
+            "type": "key",
+            "columns": ["team_id", "$updatedAt"],
+            "orders": ["ASC", "ASC"],
+        } in table["indexes"]
+    [push] = config["functions"]
+    assert push["$id"] == "sync-push" and push["execute"] == ["users"]
+    assert (server_config.BACKEND / push["path"] / push["entrypoint"]).is_file()
+
+
+def test_the_gateway_knows_the_apps_roles_and_every_status() -> None:
+    rules = server_config.gateway_rules()
+    assert rules["roles"] == {r.value: sorted(p.name for p in perms) for r, perms in ROLE_PERMISSIONS.items()}
+    for name, ranks in STATUS_RANKS.items():
+        table = SYNC_TABLES_BY_NAME[name]
+        assert table.kind is TableKind.STATE_MACHINE
+        assert set(server_config.PUSH_PERMISSIONS[name]) == set(ranks) - {"draft"}, name
+
+
+def test_parents_are_synced_tables_sent_earlier() -> None:
+    order = [t.name for t in SYNC_TABLES]
+    for table in SYNC_TABLES:
+        for column, parent in table.parents:
+            assert column in table.model_table.columns, (table.name, column)
+            assert order.index(parent) <= order.index(table.name), (table.name, parent)
