@@ -24,10 +24,10 @@ class _RequestsWithTimeouts:
     """``requests`` for the SDK, every request with (connect, read) timeouts unless one is given."""
 
     def __init__(self) -> None:
-        self.local = threading.local()
+        self.timeouts = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S)
 
     def request(self, *args: Any, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", getattr(self.local, "timeout", (CONNECT_TIMEOUT_S, READ_TIMEOUT_S)))
+        kwargs.setdefault("timeout", self.timeouts)
         return requests.request(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
@@ -37,10 +37,14 @@ class _RequestsWithTimeouts:
 _install_lock = threading.Lock()
 
 
-def install_timeouts() -> None:
+def install_timeouts(connect_s: float | None = None, read_s: float | None = None) -> None:
+    """Every SDK call of the process gets timeouts (these, or the defaults)."""
     with _install_lock:
         if not isinstance(appwrite.client.requests, _RequestsWithTimeouts):
             appwrite.client.requests = _RequestsWithTimeouts()
+        shim: _RequestsWithTimeouts = appwrite.client.requests
+        if connect_s is not None or read_s is not None:
+            shim.timeouts = (connect_s or CONNECT_TIMEOUT_S, read_s or READ_TIMEOUT_S)
 
 
 def session_client(endpoint: str, project: str, session: str) -> Client:

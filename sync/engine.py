@@ -62,6 +62,9 @@ class SyncReport:
 
 
 TransportFactory = Callable[[ServerSettings, str, str], Transport]
+# Told at each step of a sync, after what it names is done and committed: for progress, and for tests that stop a
+# sync at every step.
+Step = Callable[[str], None]
 
 
 class SyncEngine:
@@ -82,6 +85,7 @@ class SyncEngine:
         self._failures = 0
         self._next_try: datetime | None = None
         self.listeners: list[Callable[[SyncStatus], None]] = []
+        self.on_step: Step = lambda _step: None
         self.refresh_status()
 
     # -- state ---------------------------------------------------------------------------------------------------
@@ -167,17 +171,20 @@ class SyncEngine:
         self._set(state=SyncState.SYNCING, detail="")
         report = SyncReport()
         try:
+            transport.check_session()
+            self.on_step("session checked")
             self._push(transport, report)
-            report.pull = pull_all(self.database, settings.team, transport.list_rows, self.clock)
+            report.pull = pull_all(self.database, settings.team, transport.list_rows, self.clock, self._page_done)
             with self.database.reader() as session:
                 fallback = _first_admin(session)
             report.checks = reconcile(
                 self.database, settings.team, transport.summary(), transport.list_rows, fallback, self.clock
             )
+            self.on_step("checked against the server")
             if report.checks.mismatched:
                 if report.checks.requeued:
                     self._push(transport, report)
-                report.pull = pull_all(self.database, settings.team, transport.list_rows, self.clock)
+                report.pull = pull_all(self.database, settings.team, transport.list_rows, self.clock, self._page_done)
         except AppwriteException as exc:
             self._failed(exc)
             return None
@@ -189,13 +196,19 @@ class SyncEngine:
 
     def _push(self, transport: Transport, report: SyncReport) -> None:
         while batch := next_batch(self.database):
+            self.on_step(f"sending {len(batch)} changes")
             try:
                 answers = transport.push([p.op for p in batch])
             except AppwriteException as exc:
                 mark_attempt(self.database, batch, describe(exc), self.clock())
                 raise
+            self.on_step(f"answered {len(batch)} changes")
             for status, n in record_answers(self.database, batch, answers, self.clock()).items():
                 report.pushed[status] = report.pushed.get(status, 0) + n
+            self.on_step(f"recorded {len(batch)} answers")
+
+    def _page_done(self, table: str, rows: int) -> None:
+        self.on_step(f"took {rows} {table} rows")
 
     def _failed(self, exc: AppwriteException) -> None:
         kind = classify(exc)

@@ -35,11 +35,21 @@ class PullReport:
     held_back: int = 0  # rows not merged yet (a change of ours waits, or a parent is not here yet)
 
 
-def pull_all(database: Database, team: str, list_rows: ListRows, now: Callable[[], datetime]) -> PullReport:
+# Told after each page is merged and committed: (table, rows in the page).
+PageDone = Callable[[str, int], None]
+
+
+def pull_all(
+    database: Database,
+    team: str,
+    list_rows: ListRows,
+    now: Callable[[], datetime],
+    on_page: PageDone | None = None,
+) -> PullReport:
     report = PullReport()
     for table in SYNC_TABLES:
         if table.pull:
-            pull_table(database, table, team, list_rows, now, report)
+            pull_table(database, table, team, list_rows, now, report, on_page)
     return report
 
 
@@ -50,6 +60,7 @@ def pull_table(
     list_rows: ListRows,
     now: Callable[[], datetime],
     report: PullReport,
+    on_page: PageDone | None = None,
 ) -> None:
     with database.reader() as session:
         mark = session.get(SyncWatermark, table.name)
@@ -65,6 +76,8 @@ def pull_table(
         if not rows:
             return
         stopped = _merge_page(database, table, rows, now(), report)
+        if on_page is not None:
+            on_page(table.name, len(rows))
         if stopped or len(rows) < PAGE_SIZE:
             return
         cursor = str(rows[-1]["$id"])

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from appwrite.enums.execution_method import ExecutionMethod
 from appwrite.exception import AppwriteException
+from appwrite.services.account import Account
 from appwrite.services.functions import Functions
 from appwrite.services.tables_db import TablesDB
 
@@ -28,6 +29,7 @@ class Transport:
         client = session_client(settings.endpoint, settings.project, session)
         self.functions = Functions(client)
         self.tables = TablesDB(client)
+        self.account = Account(client)
 
     def online(self) -> bool:
         """The server answers ``GET /v1/health/version`` (no session needed)."""
@@ -40,6 +42,11 @@ class Transport:
         except httpx.HTTPError:
             return False
         return response.status_code == 200
+
+    def check_session(self) -> None:
+        """Raise (401) unless the session is alive: with a dead one Appwrite reads as a guest instead of refusing,
+        and a pull would see no rows rather than fail."""
+        self.account.get()
 
     def _execute(self, body: dict[str, Any]) -> dict[str, Any]:
         execution = self.functions.create_execution(
