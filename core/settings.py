@@ -13,6 +13,9 @@ from core.storage.database import Database
 from core.storage.models import Setting
 from core.storage.raw import fetch_one
 
+# Where this installation syncs (sync.connection): None while it stands alone.
+SYNC_SERVER_SETTING = "sync_server"
+
 
 def read_setting(session: Session, key: str, default: Any = None) -> Any:
     row = fetch_one(session, "SELECT value FROM setting WHERE key = ?", (key,))

@@ -17,13 +17,13 @@ from appwrite.services.teams import Teams
 from core.audit.log import record_event
 from core.context import ServiceContext
 from core.errors import RxDeskError
-from core.settings import read_setting, workstation_name, write_setting
+from core.settings import SYNC_SERVER_SETTING, read_setting, workstation_name, write_setting
 from core.storage.database import Database
 from core.users.roles import Permission, require
 from sync.appwrite_api import CONNECT_TIMEOUT_S, describe, session_client
 from sync.secrets import delete_secret, get_secret, set_secret
 
-SETTING = "sync_server"
+SETTING = SYNC_SERVER_SETTING
 _SESSION_WHAT = "the server session"
 DEFAULT_DATABASE = "rxdesk"
 

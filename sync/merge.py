@@ -17,15 +17,13 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.storage.models import LedgerEntry, OutboxEntry, SyncShadow, TokenAccount
+from core.users.passwords import NOT_SET_HERE
 from sync.tables import SYNC_TABLES_BY_NAME, SyncTable, TableKind
 from sync.values import ServerRow, local_fields, server_fields
 
-# A user taken from the server has no password on this workstation until an admin here gives them one: this hash
-# never verifies, so they cannot sign in with anything.
-NO_PASSWORD_HERE = "!not-set-on-this-workstation"
 # What a row taken from the server gets in the columns that never sync.
 _LOCAL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "user_account": {"password_hash": NO_PASSWORD_HERE, "pin_hash": None, "failed_sign_ins": 0, "locked_until": None},
+    "user_account": {"password_hash": NOT_SET_HERE, "pin_hash": None, "failed_sign_ins": 0, "locked_until": None},
     "token_account": {"confirmed_balance": 0, "confirmed_at": None},
     "ledger_entry": {"confirmed": True},
 }

@@ -139,15 +139,38 @@ def test_the_same_patient_field_changed_on_two_workstations_keeps_the_first_and_
     assert sync_world.diverged() == []
 
 
-def test_a_credit_made_at_a_workstation_is_refused_with_its_reason(sync_world: SyncWorld, tmp_path: Path) -> None:
+def test_credits_come_from_the_server_not_from_a_workstation(sync_world: SyncWorld, tmp_path: Path) -> None:
+    from core.errors import ValidationError
     from core.tokens.ledger import add_credit
+    from sync.connection import read_server_settings, session_secret
+    from sync.transport import Transport
 
     clinic_ws, clinic = _clinic_device(sync_world, tmp_path)
     account = create_account(clinic.admin, "organisation", clinic.clinic.id)
-    add_credit(clinic.admin, account.id, 500, "Cash at the desk")
-    report = clinic_ws.sync()
-    assert report.pushed.get("rejected") == 1
-    [item] = open_items(clinic.admin)
-    assert item.kind == "rejected" and "credits come from payments" in item.reason and not item.restorable
-    assert clinic_ws.pending() == 0  # it never blocks what comes after it
-    assert PASSWORD  # the clinic's users are unchanged
+    with pytest.raises(ValidationError, match="credited there"):
+        add_credit(clinic.admin, account.id, 500, "Cash at the desk")
+    clinic_ws.sync()
+    # And were one sent anyway (an old workstation, a forged request), the gateway refuses it with the reason.
+    settings = read_server_settings(clinic.database)
+    assert settings is not None
+    transport = Transport(settings, session_secret(settings) or "", "forger")
+    credit = {"account_id": account.id, "kind": "credit", "amount": 500, "description": "Free tokens",
+              "created_at": "2026-03-02T09:30:00.000000+00:00"}  # fmt: skip
+    [answer] = transport.push([{"id": "forged0001", "table": "ledger_entry", "row": "forged0002", "op": "create",
+                                "actor": clinic.admin.actor.user_id, "data": credit, "base": None}])  # fmt: skip
+    assert answer.status == "rejected" and "credits come from payments" in answer.reason
+    assert "forged0002" not in sync_world.server_rows("ledger_entry")
+    assert PASSWORD  # nothing else of the clinic changed
+
+
+def test_a_user_taken_from_the_server_is_told_to_ask_for_a_password_here(
+    sync_world: SyncWorld, tmp_path: Path
+) -> None:
+    from core.errors import SignInFailed
+
+    clinic_ws, _clinic = _clinic_device(sync_world, tmp_path)
+    clinic_ws.sync()
+    pharmacy_ws = sync_world.device("pharmacy-ws")
+    pharmacy_ws.sync()
+    with pytest.raises(SignInFailed, match="Priya Patel has no password on this workstation yet"):
+        pharmacy_ws.sign_in("pharm", PASSWORD)  # her password at the clinic never left it

@@ -17,6 +17,7 @@ from core.context import ServiceContext
 from core.errors import InsufficientTokens, NotFound, ValidationError
 from core.ids import new_id
 from core.outbox import enqueue
+from core.settings import SYNC_SERVER_SETTING, read_setting
 from core.storage.models import LedgerEntry, Organisation, TokenAccount, User
 from core.storage.pending_rows import queue_row
 from core.storage.raw import fetch_one
@@ -164,6 +165,7 @@ def add_credit(ctx: ServiceContext, account_id: str, amount: int, description: s
     require(ctx, Permission.MANAGE_TOKENS)
     if amount <= 0:
         raise ValidationError("A credit is a positive number of tokens.")
+    _refuse_when_synced(ctx)
     if not description.strip():
         raise ValidationError("Say what the credit is for.")
     with ctx.database.transaction() as session:
@@ -176,12 +178,28 @@ def add_correction(ctx: ServiceContext, entry_id: str, amount: int, reason: str)
     require(ctx, Permission.MANAGE_TOKENS)
     if amount == 0 or len(reason.strip()) < 5:
         raise ValidationError("A correction needs a non-zero amount and a reason.")
+    _refuse_when_synced(ctx)
     with ctx.database.transaction() as session:
         wrong = session.get(LedgerEntry, entry_id)
         if wrong is None:
             raise NotFound("No such ledger entry.")
         account = _get_account(session, wrong.account_id)
         return _append(session, ctx, account, EntryKind.CORRECTION, amount, reason.strip(), corrects_id=wrong.id)
+
+
+def synced_installation(ctx: ServiceContext) -> bool:
+    """This installation syncs with the organisation's server, whose ledger is the truth."""
+    with ctx.database.reader() as session:
+        return read_setting(session, SYNC_SERVER_SETTING) is not None
+
+
+def _refuse_when_synced(ctx: ServiceContext) -> None:
+    # The server takes only debits from workstations (docs/sync.md): a credit typed in here would never count.
+    if synced_installation(ctx):
+        raise ValidationError(
+            "This installation syncs with your organisation's server: tokens are credited there (a card top-up, or "
+            "by RxDesk support for a bank transfer), not typed in at a workstation."
+        )
 
 
 def set_overdraft_limit(ctx: ServiceContext, account_id: str, limit: int) -> None:

@@ -10,6 +10,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 _HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 
 
+# The password of a user taken from the organisation's server, until an admin of this workstation gives them one
+# here (hashes never leave the workstation that made them): it never verifies.
+NOT_SET_HERE = "!not-set-on-this-workstation"
+
+
 def hash_secret(secret: str) -> str:
     return _HASHER.hash(secret)
 

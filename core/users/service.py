@@ -18,7 +18,7 @@ from core.outbox import enqueue, enqueue_payload, row_payload
 from core.storage.database import Database
 from core.storage.models import Organisation, User
 from core.storage.models.organisation import OrganisationKind
-from core.users.passwords import hash_secret, verify_secret
+from core.users.passwords import NOT_SET_HERE, hash_secret, verify_secret
 from core.users.roles import Permission, PrescriberType, Role, require
 from core.validation.contact import normalise_phone, normalise_postcode
 
@@ -184,6 +184,11 @@ def sign_in(
     if user.locked_until is not None and user.locked_until > now:
         minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
         raise SignInFailed(f"Too many wrong attempts: this account is locked for {minutes} more minute(s).")
+    if user.password_hash == NOT_SET_HERE:
+        raise SignInFailed(
+            f"{user.full_name} has no password on this workstation yet: an admin here can give them one "
+            "(Admin → Users → New password or PIN)."
+        )
     # argon2 is slow by design: checked before, not while holding, the write lock.
     ok = verify_secret(user.password_hash, secret) or (
         user.pin_hash is not None and verify_secret(user.pin_hash, secret)
