@@ -163,9 +163,7 @@ def test_credits_come_from_the_server_not_from_a_workstation(sync_world: SyncWor
     assert PASSWORD  # nothing else of the clinic changed
 
 
-def test_a_user_taken_from_the_server_is_told_to_ask_for_a_password_here(
-    sync_world: SyncWorld, tmp_path: Path
-) -> None:
+def test_a_user_taken_from_the_server_is_told_to_ask_for_a_password_here(sync_world: SyncWorld, tmp_path: Path) -> None:
     from core.errors import SignInFailed
 
     clinic_ws, _clinic = _clinic_device(sync_world, tmp_path)
@@ -174,3 +172,49 @@ def test_a_user_taken_from_the_server_is_told_to_ask_for_a_password_here(
     pharmacy_ws.sync()
     with pytest.raises(SignInFailed, match="Priya Patel has no password on this workstation yet"):
         pharmacy_ws.sign_in("pharm", PASSWORD)  # her password at the clinic never left it
+
+
+def test_two_counters_supplying_one_controlled_drug_keep_one_register(
+    sync_world: SyncWorld, tmp_path: Path, demo_catalogue: Catalogue
+) -> None:
+    from core.dispensing.cd_register import record_receipt, register_entries, register_products
+    from tests.test_dispensing import SCHEDULE_2
+
+    clinic_ws, clinic = _clinic_device(sync_world, tmp_path)
+    _funded(sync_world, clinic_ws, clinic, 500)
+    vmp = vmp_with_schedule(demo_catalogue, SCHEDULE_2)
+    record_receipt(clinic.pharmacist, vmp, "Morphine", 100, "Alliance Healthcare, Leeds LS11 0ZZ")
+    patient_id = _patient(clinic.prescriber)
+    first = _signed_cd(clinic, demo_catalogue, patient_id, vmp)
+    second = _signed_cd(clinic, demo_catalogue, patient_id, vmp)
+    clinic_ws.sync()
+    counter_two = sync_world.device("counter-two")
+    counter_two.sync()
+    reset_secrets(counter_two.sign_in("counter-two-admin"), clinic.pharmacist.actor.user_id, "second-counter-1", "1357")
+    pharmacist_two = counter_two.sign_in("pharm", "second-counter-1")
+
+    # Both counters supply at once, offline from each other: each writes "the next entry" of the same register.
+    clinic.clock.advance(minutes=5)
+    counter_two.clock.current = clinic.clock.current
+    counter_two.clock.advance(minutes=1)
+    dispense_items(clinic.pharmacist, demo_catalogue, first, [SupplyLine(_item(clinic, first), 10)])
+    dispense_items(pharmacist_two, demo_catalogue, second, [SupplyLine(_item(clinic, second), 10)])
+    for device in (clinic_ws, counter_two, clinic_ws):
+        device.sync()
+    registers = [register_entries(ctx, vmp) for ctx in (clinic.pharmacist, pharmacist_two)]
+    as_read = [[(e.id, e.quantity, e.balance) for e in entries] for entries in registers]
+    assert as_read[0] == as_read[1]  # the same register, in the same order, on both counters
+    assert [balance for _id, _q, balance in as_read[0]] == [100, 90, 80]
+    assert [p.balance for p in register_products(pharmacist_two)] == [80]
+    assert sync_world.diverged() == []
+
+
+def _signed_cd(clinic: Clinic, catalogue: Catalogue, patient_id: str, vmp: str) -> str:
+    from tests.test_dispensing import sign
+
+    return sign(clinic, catalogue, patient_id, [vmp], quantity=10).id
+
+
+def _item(clinic: Clinic, rx_id: str) -> str:
+    with clinic.database.reader() as session:
+        return get_prescription(session, rx_id).items[0].id

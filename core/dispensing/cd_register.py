@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.audit.log import load_chain_head, record_event
@@ -63,22 +63,27 @@ def balance_of(session: Session, organisation_id: str, product_id: str) -> Decim
 
 
 def _head(session: Session, organisation_id: str, product_id: str) -> tuple[int, Decimal]:
-    """The seq and balance of the product's last entry (0, 0 before the first).
+    """The last seq and the balance of the product's register (0, 0 before the first entry).
 
-    Read once per transaction, then carried in the session as entries are appended (as the audit chain head is):
-    the transaction holds the write lock, and no read between writes means no flush before the commit.
+    The balance is the total of every entry's signed quantity, not the balance written on the last entry: with two
+    counters of a pharmacy entering supplies offline, each wrote its own "last" entry, and only the total counts
+    them both. Read once per transaction, then carried in the session as entries are appended (as the audit
+    chain head is): the transaction holds the write lock.
     """
     heads: dict[tuple[str, str], tuple[int, Decimal]] = session.info.setdefault(_HEADS_KEY, {})
     key = (organisation_id, product_id)
     if key not in heads:
-        # Plain SQL: nothing of this product is queued yet in this transaction (appends update ``heads``).
-        row = fetch_one(
-            session,
-            "SELECT seq, balance FROM cd_register_entry WHERE organisation_id = ? AND product_id = ? "
-            "ORDER BY seq DESC LIMIT 1",
-            (organisation_id, product_id),
+        # Plain SQL: nothing of this product is queued yet in this transaction (appends update ``heads``). Summed
+        # here: the quantities are exact decimals kept as text, which SQL would add as floats.
+        rows = (
+            session.connection()
+            .exec_driver_sql(
+                "SELECT seq, quantity FROM cd_register_entry WHERE organisation_id = ? AND product_id = ?",
+                (organisation_id, product_id),
+            )
+            .all()
         )
-        heads[key] = (int(row[0]), Decimal(str(row[1]))) if row else (0, Decimal(0))
+        heads[key] = (max((int(r[0]) for r in rows), default=0), sum((Decimal(str(r[1])) for r in rows), Decimal(0)))
     return heads[key]
 
 
@@ -251,38 +256,57 @@ def record_correction(
         )  # fmt: skip
 
 
+# Register order: when entered (each counter's own seq breaks ties), the same on every workstation.
+_REGISTER_ORDER = (CdRegisterEntry.created_at, CdRegisterEntry.seq, CdRegisterEntry.id)
+
+
 def register_entries(
     ctx: ServiceContext, product_vmp_id: str, start: date | None = None, end: date | None = None
 ) -> list[CdRegisterEntry]:
-    """A product's register in order, optionally only entries made from ``start`` to ``end`` (inclusive, UK days)."""
+    """A product's register in order, optionally only entries made from ``start`` to ``end`` (inclusive, UK days).
+
+    Each entry's ``balance`` is the running balance in register order: the total of the quantities up to it,
+    counting the entries every counter of the pharmacy made (the entries come back detached; nothing is written).
+    """
     require(ctx, Permission.CD_REGISTER)
     organisation_id = organisation_of(ctx)
     statement = select(CdRegisterEntry).where(
         CdRegisterEntry.organisation_id == organisation_id, CdRegisterEntry.product_id == product_vmp_id.strip()
     )
-    if start is not None:
-        statement = statement.where(CdRegisterEntry.created_at >= datetime.combine(start, time.min, UK))
-    if end is not None:
-        statement = statement.where(CdRegisterEntry.created_at < datetime.combine(end + timedelta(1), time.min, UK))
     with ctx.database.reader() as session:
-        return list(session.execute(statement.order_by(CdRegisterEntry.seq)).scalars())
+        entries = list(session.execute(statement.order_by(*_REGISTER_ORDER)).scalars())
+        session.expunge_all()
+    running = Decimal(0)
+    for entry in entries:
+        running += entry.quantity
+        entry.balance = running
+    first = datetime.combine(start, time.min, UK) if start is not None else None
+    after_last = datetime.combine(end + timedelta(1), time.min, UK) if end is not None else None
+    return [
+        e
+        for e in entries
+        if (first is None or e.created_at >= first) and (after_last is None or e.created_at < after_last)
+    ]
 
 
 def register_products(ctx: ServiceContext) -> list[RegisterProduct]:
-    """Every product with a register in this organisation: its name and balance (from its last entry)."""
+    """Every product with a register in this organisation: its name and balance (the total of its entries)."""
     require(ctx, Permission.CD_REGISTER)
     organisation_id = organisation_of(ctx)
-    per_product = (
-        select(CdRegisterEntry.product_id, func.max(CdRegisterEntry.seq).label("last_seq"))
-        .where(CdRegisterEntry.organisation_id == organisation_id)
-        .group_by(CdRegisterEntry.product_id)
-        .subquery()
-    )
-    statement = select(CdRegisterEntry).join(
-        per_product,
-        (CdRegisterEntry.product_id == per_product.c.product_id) & (CdRegisterEntry.seq == per_product.c.last_seq),
-    )
     with ctx.database.reader() as session:
-        last_entries = session.execute(statement.where(CdRegisterEntry.organisation_id == organisation_id)).scalars()
-        products = [RegisterProduct(e.product_id, e.product_name, e.balance, e.seq, e.created_at) for e in last_entries]
-    return sorted(products, key=lambda p: (p.product_name.casefold(), p.product_id))
+        rows = session.execute(
+            select(
+                CdRegisterEntry.product_id,
+                CdRegisterEntry.product_name,
+                CdRegisterEntry.quantity,
+                CdRegisterEntry.created_at,
+            )
+            .where(CdRegisterEntry.organisation_id == organisation_id)
+            .order_by(*_REGISTER_ORDER)
+        ).all()
+    totals: dict[str, RegisterProduct] = {}
+    for product_id, name, quantity, created_at in rows:
+        known = totals.get(product_id)
+        balance = (known.balance if known else Decimal(0)) + quantity
+        totals[product_id] = RegisterProduct(product_id, name, balance, (known.entries if known else 0) + 1, created_at)
+    return sorted(totals.values(), key=lambda p: (p.product_name.casefold(), p.product_id))
