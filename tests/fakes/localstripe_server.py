@@ -24,6 +24,9 @@ What localstripe does by itself, and what this harness changes:
   ``payment_method``, and no publishable key), and it raises no refund events (``charge.refunded``,
   ``refund.created``). ``pay`` therefore does with the secret key what Stripe.js does in the browser with the
   publishable key and the client secret, and ``deliver`` signs and sends an event Stripe would send.
+* Other gaps the tests know of: it ignores ``Idempotency-Key`` (a repeated create makes a second object), keeps no
+  ``payment_method_types``, refunds the whole charge again when a refund names no amount (Stripe refunds what is
+  left), and cannot confirm a declined PaymentIntent again with another card (Stripe can).
 
 One server at a time per process (localstripe's state is module-level); pytest-xdist workers are processes.
 """
@@ -108,18 +111,20 @@ class LocalStripe:
     def stop(self) -> None:
         global _running
         runner, self._runner = self._runner, None
-        if runner is not None:
+        try:
+            if runner is not None:
 
-            async def shutdown() -> None:
-                for task in list(self._tasks):
-                    task.cancel()
-                await runner.cleanup()
+                async def shutdown() -> None:
+                    for task in list(self._tasks):
+                        task.cancel()
+                    await runner.cleanup()
 
-            asyncio.run_coroutine_threadsafe(shutdown(), _loop()).result(10)
-        self._reset_state()
-        with _running_lock:
-            if _running is self:
-                _running = None
+                asyncio.run_coroutine_threadsafe(shutdown(), _loop()).result(10)
+        finally:
+            self._reset_state()
+            with _running_lock:
+                if _running is self:
+                    _running = None
 
     def _reset_state(self) -> None:
         """An empty store that writes to this server's file, no webhook endpoints, and our own webhook tasks."""
