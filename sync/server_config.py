@@ -4,7 +4,8 @@
     python -m sync.server_config        # rewrites backend/appwrite.config.json and the gateway's rules
 
 Writes two files: ``backend/appwrite.config.json`` (the Appwrite CLI's project file: the database, every table with
-its columns, indexes and row security, and the functions) and ``backend/functions/sync-push/src/rules.json`` (what
+its columns, indexes and row security, the server-only ``payment`` table of the billing function, and the functions)
+and ``backend/functions/sync-push/src/rules.json`` (what
 the gateway checks: columns, kinds, parents, status order and who may do what). A test keeps both current.
 """
 
@@ -131,6 +132,41 @@ def _sync_op_table() -> dict[str, Any]:
     }
 
 
+PAYMENT_TABLE = "payment"
+# Card payments of token packs, written only by the billing function (backend/functions/billing): the team reads its
+# own rows (a workstation looks one up while its payment page is open); workstations never pull them (the ledger
+# entry a payment makes is what syncs).
+PAYMENT_STATUSES = ("created", "succeeded", "failed", "refunded", "partially_refunded")
+
+
+def _payment_table() -> dict[str, Any]:
+    columns = [
+        _column_config(TEAM_COLUMN, ColumnType.VARCHAR, ID_SIZE, True),
+        _column_config("account_id", ColumnType.VARCHAR, ID_SIZE, True),
+        _column_config("actor_id", ColumnType.VARCHAR, ID_SIZE, True),
+        _column_config("pack", ColumnType.VARCHAR, 32, True),
+        _column_config("tokens", ColumnType.INTEGER, None, True),
+        _column_config("amount_pence", ColumnType.INTEGER, None, True),
+        _column_config("currency", ColumnType.VARCHAR, 3, True),
+        _column_config("status", ColumnType.VARCHAR, max(len(s) for s in PAYMENT_STATUSES), True),
+        _column_config("failure_reason", ColumnType.VARCHAR, 500, False),
+        _column_config("refunded_pence", ColumnType.INTEGER, None, False),
+        _column_config("payment_intent", ColumnType.VARCHAR, 255, True),  # Stripe's id
+        _column_config("created_at", ColumnType.VARCHAR, 32, True),  # the app's ISO text, as synced times are
+        _column_config("updated_at", ColumnType.VARCHAR, 32, True),
+    ]
+    return {
+        "$id": PAYMENT_TABLE,
+        "$permissions": [],  # written by the billing function with its API key; read by row (the team)
+        "databaseId": DATABASE_ID,
+        "name": PAYMENT_TABLE,
+        "enabled": True,
+        "rowSecurity": True,
+        "columns": columns,
+        "indexes": [_pull_index()],
+    }
+
+
 SYNC_PUSH_FUNCTION: dict[str, Any] = {
     "$id": "sync-push",
     "name": "sync-push",
@@ -148,13 +184,32 @@ SYNC_PUSH_FUNCTION: dict[str, Any] = {
 }
 
 
+BILLING_FUNCTION: dict[str, Any] = {
+    "$id": "billing",
+    "name": "billing",
+    "runtime": "python-3.12",
+    # Anyone: Stripe calls POST /webhook on the function's domain with no Appwrite session (the signature is the
+    # check); POST /payments checks the signed-in caller, the team and the buyer's role itself.
+    "execute": ["any"],
+    "events": [],
+    "schedule": "",
+    "timeout": 30,
+    "enabled": True,
+    "logging": True,  # ids and outcomes only
+    "entrypoint": "src/main.py",
+    "commands": "pip install -r requirements.txt",
+    "path": "functions/billing",
+    "scopes": ["rows.read", "rows.write", "teams.read"],
+}
+
+
 def project_config() -> dict[str, Any]:
     return {
         "projectId": PROJECT_ID,
         "projectName": "RxDesk",
         "tablesDB": [{"$id": DATABASE_ID, "name": "RxDesk", "enabled": True}],
-        "tables": [_table_config(t) for t in SYNC_TABLES] + [_sync_op_table()],
-        "functions": [SYNC_PUSH_FUNCTION],
+        "tables": [_table_config(t) for t in SYNC_TABLES] + [_sync_op_table(), _payment_table()],
+        "functions": [SYNC_PUSH_FUNCTION, BILLING_FUNCTION],
         "teams": [],
     }
 

@@ -19,8 +19,8 @@ from tests.clinic import Clinic, copy_clinic, make_clinic
 from tests.fakes.memory_keyring import MemoryKeyring
 from tests.release_zips import SAMPLE_2019, SAMPLE_2021, SAMPLE_BONUS_ZIP, build_bonus_zip, build_main_zip
 
-# The Appwrite stand-in's fixtures: appwrite_server (a factory) and appwrite.
-pytest_plugins = ["tests.fakes.appwrite.plugin"]
+# The Appwrite stand-in's fixtures: appwrite_server (a factory) and appwrite; localstripe (a fake Stripe server).
+pytest_plugins = ["tests.fakes.appwrite.plugin", "tests.fakes.localstripe_server"]
 
 # Qt widget tests need no display (DESIGN.md section 9); set before pytest-qt creates the QApplication.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

@@ -51,9 +51,36 @@ def test_tables_are_readable_by_their_team_only_and_written_by_no_client() -> No
             "columns": ["team_id", "$updatedAt"],
             "orders": ["ASC", "ASC"],
         } in table["indexes"]
-    [push] = config["functions"]
-    assert push["$id"] == "sync-push" and push["execute"] == ["users"]
-    assert (server_config.BACKEND / push["path"] / push["entrypoint"]).is_file()
+    functions = {f["$id"]: f for f in config["functions"]}
+    assert set(functions) == {"sync-push", "billing"}
+    assert functions["sync-push"]["execute"] == ["users"]
+    for function in functions.values():
+        assert (server_config.BACKEND / function["path"] / function["entrypoint"]).is_file()
+        assert (server_config.BACKEND / function["path"] / "requirements.txt").is_file()
+        assert "vars" not in function  # secrets are set on the server, never in the project file
+
+
+def test_the_billing_function_and_its_payment_table() -> None:
+    config = json.loads(server_config.CONFIG_PATH.read_text())
+    [billing] = [f for f in config["functions"] if f["$id"] == "billing"]
+    # Stripe calls the webhook on the function's domain without an Appwrite session.
+    assert billing["execute"] == ["any"] and billing["runtime"] == "python-3.12"
+    assert billing["entrypoint"] == "src/main.py" and billing["path"] == "functions/billing"
+    assert set(billing["scopes"]) == {"rows.read", "rows.write", "teams.read"}
+    [payment] = [t for t in config["tables"] if t["$id"] == "payment"]
+    columns = {c["key"]: c for c in payment["columns"]}
+    assert set(columns) == {
+        "team_id", "account_id", "actor_id", "pack", "tokens", "amount_pence", "currency", "status",
+        "failure_reason", "refunded_pence", "payment_intent", "created_at", "updated_at",
+    }  # fmt: skip
+    assert columns["created_at"] == {"key": "created_at", "type": "varchar", "required": True, "array": False,
+                                     "size": 32}  # fmt: skip
+    assert columns["status"]["size"] >= len("partially_refunded")
+    # Server-only: no workstation pulls or pushes payments (the credit they make is a ledger entry, which syncs).
+    assert "payment" not in {t.name for t in SYNC_TABLES}
+    assert "payment" not in server_config.gateway_rules()["tables"]
+    requirements = (server_config.BACKEND / billing["path"] / "requirements.txt").read_text().split()
+    assert "appwrite==27.0.0" in requirements and any(r.startswith("stripe==16.") for r in requirements)
 
 
 def test_the_gateway_knows_the_apps_roles_and_every_status() -> None:
