@@ -81,7 +81,11 @@ _TABLES = (
         local_only=frozenset({"password_hash", "pin_hash", "failed_sign_ins", "locked_until"}),
         parents=(("organisation_id", "organisation"),),
     ),
-    SyncTable("patient", TableKind.RECORD, parents=(("organisation_id", "organisation"),)),
+    SyncTable(
+        "patient",
+        TableKind.RECORD,
+        parents=(("organisation_id", "organisation"), ("consent_by", "user_account")),
+    ),
     SyncTable("allergy", TableKind.RECORD, parents=(("patient_id", "patient"), ("recorded_by", "user_account"))),
     SyncTable("token_account", TableKind.RECORD, local_only=frozenset({"confirmed_balance", "confirmed_at"})),
     SyncTable(
