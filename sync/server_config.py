@@ -52,6 +52,7 @@ PUSH_PERMISSIONS: dict[str, dict[str, tuple[Permission, ...]]] = {
     },
     "owing": {
         "open": (_P.DISPENSE,),
+        "ready": (_P.DISPENSE,),
         "supplied": (_P.DISPENSE,),
         "cancelled": (_P.CANCEL_PRESCRIPTIONS,),
         "expired": (_P.VIEW_PRESCRIPTIONS,),
