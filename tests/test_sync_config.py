@@ -51,9 +51,14 @@ def test_tables_are_readable_by_their_team_only_and_written_by_no_client() -> No
             "columns": ["team_id", "$updatedAt"],
             "orders": ["ASC", "ASC"],
         } in table["indexes"]
-    [push] = config["functions"]
-    assert push["$id"] == "sync-push" and push["execute"] == ["users"]
-    assert (server_config.BACKEND / push["path"] / push["entrypoint"]).is_file()
+    functions = {f["$id"]: f for f in config["functions"]}
+    assert set(functions) == {"sync-push", "notify"}
+    assert functions["sync-push"]["execute"] == ["users"]
+    assert functions["notify"]["execute"] == []  # only Appwrite runs it: on its events and schedule
+    for function in functions.values():
+        assert (server_config.BACKEND / function["path"] / function["entrypoint"]).is_file()
+        requirements = (server_config.BACKEND / function["path"] / "requirements.txt").read_text().split()
+        assert "appwrite==27.0.0" in requirements  # the SDK the stand-in checks against
 
 
 def test_the_gateway_knows_the_apps_roles_and_every_status() -> None:
@@ -71,3 +76,26 @@ def test_parents_are_synced_tables_sent_earlier() -> None:
         for column, parent in table.parents:
             assert column in table.model_table.columns, (table.name, column)
             assert order.index(parent) <= order.index(table.name), (table.name, parent)
+
+
+def test_notify_runs_on_the_events_of_the_statuses_it_tells_patients_about() -> None:
+    import importlib.util
+    import sys
+
+    from tests.fakes.appwrite.events import row_event, subscribed
+
+    path = server_config.BACKEND / "functions" / "notify" / "src" / "main.py"
+    spec = importlib.util.spec_from_file_location("notify_main_for_config_test", path)
+    assert spec is not None and spec.loader is not None
+    notify = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = notify  # its dataclasses look their module up
+    spec.loader.exec_module(notify)
+    assert {(t, s) for t, statuses in server_config.NOTIFY_TRIGGERS.items() for s in statuses} == set(notify.TRIGGERS)
+    events = server_config.NOTIFY_FUNCTION["events"]
+    for table, status in notify.TRIGGERS:
+        assert status in STATUS_RANKS[table], (table, status)
+        for action in ("create", "update"):  # a row may reach the server already in that status
+            assert subscribed(events, row_event("rxdesk", table, "r1", action))
+    assert not subscribed(events, row_event("rxdesk", "patient", "r1", "update"))
+    assert not subscribed(events, row_event("rxdesk", "notification", "r1", "create"))  # its own writes
+    assert server_config.NOTIFY_FUNCTION["schedule"]
