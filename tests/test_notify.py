@@ -23,6 +23,7 @@ from core.prescriptions.queries import get_prescription
 from core.prescriptions.signing import sign_prescription
 from core.tokens.ledger import create_account
 from sync.server_config import DATABASE_ID
+from tests.backend_functions import load_function
 from tests.clinic import PRESCRIBER_PIN, Clinic, copy_clinic
 from tests.fakes.appwrite import AppwriteStandin
 from tests.fakes.memory_keyring import MemoryKeyring
@@ -109,6 +110,7 @@ def notify(
                 "TWILIO_FROM": "+447700900999",
                 "TWILIO_BASE_URL": twilio.url,
                 "NOTIFY_BACKOFF_SECONDS": "0.01",
+                "NOTIFY_TIMEOUT_SECONDS": "0.5",
             },
         )
         account = create_account(clinic.admin, "organisation", clinic.clinic.id)
@@ -214,22 +216,40 @@ def test_failures_are_retried_within_the_run_then_by_the_schedule(notify: Notify
     notify.server.run_schedule("notify")  # nothing left to send
     assert len(notify.sendgrid.requests) == 4 and len(notify.twilio.requests) == 3
 
-    # A message the provider refuses (4xx) is recorded as rejected and not tried again.
-    notify.twilio.fail(400)
+    # No answer in time, then too many requests (Retry-After honoured): sent on the third try.
+    notify.twilio.hang(1.5)
+    notify.twilio.fail(429, retry_after="0")
     second = notify.signed(notify.patient("Dilys", nhs_number=None))
     notify.sync()
     sms = notify.notifications(second)[("signed", "sms")]
+    assert (sms["status"], sms["attempts"], sms["provider_status"]) == ("sent", 3, 201)
+    assert [r.status for r in notify.twilio.requests[-3:]] == [0, 429, 201]
+
+    # A message the provider refuses (4xx) is recorded as rejected and not tried again.
+    notify.twilio.fail(400)
+    third = notify.signed(notify.patient("Eluned", nhs_number=None))
+    notify.sync()
+    sms = notify.notifications(third)[("signed", "sms")]
     assert (sms["status"], sms["attempts"], sms["provider_status"]) == ("rejected", 1, 400)
     notify.server.run_schedule("notify")
-    assert len(notify.twilio.requests) == 4
+    assert len(notify.twilio.requests) == 7
     _assert_nothing_personal(notify.logs(), given="Alice")
-    assert "Dilys" not in notify.logs()
+    assert "Dilys" not in notify.logs() and "Eluned" not in notify.logs()
 
 
 def _id(row_id: str, event: str, channel: str) -> str:
-    import hashlib
+    return str(load_function("notify").notification_id(row_id, event, channel))
 
-    return hashlib.sha256(f"{row_id}:{event}:{channel}".encode()).hexdigest()[:36]
+
+def test_the_templates_say_only_what_the_patient_needs() -> None:
+    notify = load_function("notify")
+    assert set(notify.TEMPLATES) == set(notify.TRIGGERS.values())
+    names = {"clinic": "C" * 60, "pharmacy": "P" * 60}  # long organisation names
+    for template in notify.TEMPLATES.values():
+        text = template["text"].format(**names)
+        assert len(text) <= 160 and "your prescription" in text  # one SMS; nothing about what was prescribed
+    assert notify.notification_id("a" * 32, "signed", "sms") != notify.notification_id("a" * 32, "signed", "email")
+    assert len(notify.notification_id("a" * 36, "owing_ready", "email")) == 36  # an Appwrite id
 
 
 def _assert_nothing_personal(logs: str, given: str) -> None:

@@ -16,6 +16,7 @@ from core.patients.notifications import NOTIFY_RULES, NotifyBy, consent_sentence
 from core.patients.records import FieldError, PatientDetails, create_patient, get_patient, update_patient
 from core.storage.models import OutboxEntry
 from core.validation.contact import MOBILE_PREFIXES, is_uk_mobile, mobile_e164
+from tests.backend_functions import load_function
 from tests.clinic import Clinic
 
 MOBILE = "07700 900123"
@@ -79,6 +80,10 @@ def test_uk_mobile_numbers(number: str, mobile: bool) -> None:
     if mobile:
         assert mobile_e164(number).startswith("+447") and len(mobile_e164(number)) == 13
     assert MOBILE_PREFIXES[0] == ("07624", True)  # the exception comes before its range
+    # The notify function (deployed on its own) keeps a copy of the rule: the two agree.
+    notify = load_function("notify")
+    assert notify.MOBILE_PREFIXES == MOBILE_PREFIXES
+    assert notify.uk_mobile_e164(number) == (mobile_e164(number) if mobile else None)
 
 
 def test_ways_of_being_told() -> None:

@@ -79,17 +79,10 @@ def test_parents_are_synced_tables_sent_earlier() -> None:
 
 
 def test_notify_runs_on_the_events_of_the_statuses_it_tells_patients_about() -> None:
-    import importlib.util
-    import sys
-
+    from tests.backend_functions import load_function
     from tests.fakes.appwrite.events import row_event, subscribed
 
-    path = server_config.BACKEND / "functions" / "notify" / "src" / "main.py"
-    spec = importlib.util.spec_from_file_location("notify_main_for_config_test", path)
-    assert spec is not None and spec.loader is not None
-    notify = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = notify  # its dataclasses look their module up
-    spec.loader.exec_module(notify)
+    notify = load_function("notify")
     assert {(t, s) for t, statuses in server_config.NOTIFY_TRIGGERS.items() for s in statuses} == set(notify.TRIGGERS)
     events = server_config.NOTIFY_FUNCTION["events"]
     for table, status in notify.TRIGGERS:

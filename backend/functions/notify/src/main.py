@@ -20,7 +20,8 @@ still has the status they were about and the patient still consents.
 Messages say only what the patient needs ("your prescription"), never a medicine or a name. Nothing personal is
 logged: ids, events, channels and outcomes only. Variables: SENDGRID_API_KEY, SENDGRID_FROM, SENDGRID_BASE_URL
 (optional), TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM (a number, a sender id or a Messaging Service SID),
-TWILIO_BASE_URL (optional); NOTIFY_BACKOFF_SECONDS (optional, default 1). A channel whose provider is not
+TWILIO_BASE_URL (optional); NOTIFY_BACKOFF_SECONDS (optional, default 1), NOTIFY_TIMEOUT_SECONDS (optional, default
+10: how long a provider has to answer). A channel whose provider is not
 configured is skipped (``not_configured``). Deployed on its own: everything it needs is in this folder.
 """
 
@@ -76,7 +77,7 @@ TRIES = 3  # within one run
 MAX_ATTEMPTS = 12  # over every run: the scheduled run stops trying after this many
 RETRY_AFTER_LIMIT = 10.0  # seconds: a longer Retry-After is left to the scheduled run
 STALE_PENDING = timedelta(minutes=10)  # a claim with no outcome this old was left by a run that died
-TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+TIMEOUT_SECONDS = 10.0  # a provider's answer (connecting: at most 5 s)
 PAGE = 100
 
 _EMAIL = re.compile(
@@ -247,7 +248,8 @@ def main(context: Any) -> Any:
         .set_project(os.environ["APPWRITE_FUNCTION_PROJECT_ID"])
         .set_key(key)
     )
-    with httpx.Client(timeout=TIMEOUT) as http:
+    seconds = float(os.environ.get("NOTIFY_TIMEOUT_SECONDS") or TIMEOUT_SECONDS)
+    with httpx.Client(timeout=httpx.Timeout(seconds, connect=min(seconds, 5.0))) as http:
         notifier = Notifier(TablesDB(client), providers_from_environment(http))
         try:
             if trigger == "schedule":
@@ -258,7 +260,10 @@ def main(context: Any) -> Any:
                 return context.res.json({"message": "notify runs on Appwrite's events and schedule only."}, 400)
             event = req.headers.get("x-appwrite-event", "")
             parts = event.split(".")
-            row = req.body_json if req.body_text else {}
+            try:
+                row = req.body_json if req.body_text else {}
+            except ValueError:
+                row = None
             if len(parts) != 7 or parts[2] != "tables" or not isinstance(row, dict):
                 context.log("notify: not a row event: ignored")
                 return context.res.json({"ignored": True})
