@@ -76,6 +76,13 @@ def add_patient_commands(patient: Any, with_user: argparse.ArgumentParser) -> No
     p.add_argument("--born", required=True, help="date of birth, YYYY-MM-DD or DD/MM/YYYY")
     for option in ("--nhs-number", "--title", "--sex", "--address", "--postcode", "--phone", "--email"):
         p.add_argument(option)
+    p.add_argument(
+        "--notify-by",
+        choices=["email", "sms", "both", "none"],
+        default="none",
+        help="how the patient wants to hear that a prescription is signed, dispensed or ready",
+    )
+    p.add_argument("--consent", action="store_true", help="the patient agrees to be told that way (recorded as yours)")
     p.add_argument("--not-a-duplicate", action="store_true", help="confirm a patient with the same name and birth")
     p.set_defaults(handler=cmd_patient_add)
     p = patient.add_parser("allergy", parents=[with_user], help="record an allergy or intolerance")
@@ -95,7 +102,7 @@ def cmd_patient_add(args: argparse.Namespace) -> int:
     details = PatientDetails(
         given_name=args.given, family_name=args.family, date_of_birth=born, nhs_number=args.nhs_number,
         title=args.title, sex=args.sex, address=args.address, postcode=args.postcode, phone=args.phone,
-        email=args.email,
+        email=args.email, notify_by=args.notify_by, consent=args.consent,
     )  # fmt: skip
     with signed_in(args) as ctx:
         patient = create_patient(ctx, details, confirm_possible_duplicate=args.not_a_duplicate)

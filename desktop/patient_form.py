@@ -1,7 +1,9 @@
 """Register or edit a patient: every field checked by the core's rules, each problem shown beside its field.
 
-The core decides (NHS number check digit, postcode, duplicates); this form only shows what it says. A possible
-duplicate (same name and date of birth) is asked about; the same NHS number is refused outright.
+The core decides (NHS number check digit, postcode, duplicates, what telling the patient needs); this form only shows
+what it says. A possible duplicate (same name and date of birth) is asked about; the same NHS number is refused
+outright. How the patient wants to be told about their prescriptions is chosen from a list, and their consent is a
+checkbox that says what they agree to ("The patient agrees to be told by text message").
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -25,11 +28,14 @@ from PySide6.QtWidgets import (
 from core.context import ServiceContext
 from core.errors import RxDeskError
 from core.patients.csv_format import parse_date
+from core.patients.notifications import NotifyBy, consent_sentence
 from core.patients.records import FIELD_LABELS, FieldError, PatientDetails, PossibleDuplicate, create_patient
 from core.patients.records import update_patient as update_patient_record
 from core.storage.models import Patient
 
 SEXES = ("", "female", "male", "other", "unknown")
+WAYS = tuple(NotifyBy)  # the order of the "Tell them by" list
+Input = QLineEdit | QPlainTextEdit | QComboBox | QCheckBox
 
 
 def ask_yes_no(parent: QWidget, text: str) -> bool:
@@ -54,7 +60,7 @@ class PatientForm(QDialog):
         self.setObjectName("patientForm")
         self.setWindowTitle("Edit patient" if patient else "Register a patient")
         self.setMinimumWidth(480)
-        self.inputs: dict[str, QLineEdit | QPlainTextEdit | QComboBox] = {}
+        self.inputs: dict[str, Input] = {}
         self.field_errors: dict[str, QLabel] = {}
         form = QFormLayout()
         for name, label in FIELD_LABELS.items():
@@ -83,10 +89,28 @@ class PatientForm(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
+        self.notify_by = self.inputs["notify_by"]
+        self.consent = self.inputs["consent"]
+        assert isinstance(self.notify_by, QComboBox) and isinstance(self.consent, QCheckBox)
+        self.notify_by.currentIndexChanged.connect(self._way_changed)
         if patient is not None:
             self._fill(patient)
+        self._way_changed()
 
-    def _input(self, name: str) -> QLineEdit | QPlainTextEdit | QComboBox:
+    def way(self) -> NotifyBy:
+        assert isinstance(self.notify_by, QComboBox)
+        return WAYS[max(self.notify_by.currentIndex(), 0)]
+
+    def _way_changed(self) -> None:
+        """The consent says what the patient agrees to; with neither way there is nothing to agree to."""
+        assert isinstance(self.consent, QCheckBox)
+        way = self.way()
+        self.consent.setText(consent_sentence(way) + ("." if way is not NotifyBy.NONE else ""))
+        self.consent.setEnabled(way is not NotifyBy.NONE)
+        if way is NotifyBy.NONE:
+            self.consent.setChecked(False)
+
+    def _input(self, name: str) -> Input:
         if name == "address":
             box = QPlainTextEdit()
             box.setTabChangesFocus(True)
@@ -96,6 +120,13 @@ class PatientForm(QDialog):
             combo = QComboBox()
             combo.addItems([s.capitalize() or "Not recorded" for s in SEXES])
             return combo
+        if name == "notify_by":
+            ways = QComboBox()
+            ways.addItems([way.label for way in WAYS])
+            ways.setToolTip("How the patient wants to hear that a prescription is signed, dispensed or ready")
+            return ways
+        if name == "consent":
+            return QCheckBox()
         line = QLineEdit()
         if name == "date_of_birth":
             line.setPlaceholderText("dd/mm/yyyy")
@@ -107,7 +138,11 @@ class PatientForm(QDialog):
         details = PatientDetails.of(patient)
         for name, widget in self.inputs.items():
             value = getattr(details, name)
-            if isinstance(widget, QComboBox):
+            if isinstance(widget, QCheckBox):
+                widget.setChecked(bool(value))
+            elif name == "notify_by" and isinstance(widget, QComboBox):
+                widget.setCurrentIndex(WAYS.index(NotifyBy(value or NotifyBy.NONE)))
+            elif isinstance(widget, QComboBox):
                 widget.setCurrentIndex(SEXES.index(value) if value in SEXES else 0)
             elif name == "date_of_birth":
                 widget.setText(f"{value:%d/%m/%Y}")
@@ -116,6 +151,10 @@ class PatientForm(QDialog):
 
     def _value(self, name: str) -> str:
         widget = self.inputs[name]
+        if name == "notify_by":
+            return self.way().value
+        if isinstance(widget, QCheckBox):
+            return "yes" if widget.isChecked() else ""
         if isinstance(widget, QComboBox):
             return SEXES[widget.currentIndex()]
         return widget.toPlainText() if isinstance(widget, QPlainTextEdit) else widget.text()
@@ -125,8 +164,11 @@ class PatientForm(QDialog):
         born = self._value("date_of_birth").strip()
         if not born:
             raise FieldError("date_of_birth", "this is required.")
-        values = {name: self._value(name).strip() or None for name in FIELD_LABELS if name != "date_of_birth"}
-        return PatientDetails(date_of_birth=parse_date(born), **values)  # type: ignore[arg-type]
+        values = {
+            name: self._value(name).strip() or None for name in FIELD_LABELS if name not in ("date_of_birth", "consent")
+        }
+        consent = isinstance(self.consent, QCheckBox) and self.consent.isChecked()
+        return PatientDetails(date_of_birth=parse_date(born), consent=consent, **values)  # type: ignore[arg-type]
 
     def save(self, confirm_possible_duplicate: bool = False) -> None:
         self._clear_errors()

@@ -4,9 +4,10 @@
     python -m sync.server_config        # rewrites backend/appwrite.config.json and the gateway's rules
 
 Writes two files: ``backend/appwrite.config.json`` (the Appwrite CLI's project file: the database, every table with
-its columns, indexes and row security, the server-only ``payment`` table of the billing function, and the functions)
-and ``backend/functions/sync-push/src/rules.json`` (what
-the gateway checks: columns, kinds, parents, status order and who may do what). A test keeps both current.
+its columns, indexes and row security, the server-only ``payment`` table of the billing function and
+``notification`` table of the notify function, and the functions with the events and schedule notify runs on) and
+``backend/functions/sync-push/src/rules.json`` (what the gateway checks: columns, kinds, parents, status order and
+who may do what). A test keeps both current.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ RULES_PATH = BACKEND / "functions" / "sync-push" / "src" / "rules.json"
 PROJECT_ID = "rxdesk"
 DATABASE_ID = "rxdesk"
 SYNC_OP_TABLE = "sync_op"  # every applied op, by op id: a replay is recognised, never applied twice
+NOTIFICATION_TABLE = "notification"  # what the notify function told patients, one row per (row, event, channel)
 TEAM_COLUMN = "team_id"
 ID_SIZE = 36  # Appwrite ids: up to 36 characters
 
@@ -53,6 +55,7 @@ PUSH_PERMISSIONS: dict[str, dict[str, tuple[Permission, ...]]] = {
     },
     "owing": {
         "open": (_P.DISPENSE,),
+        "ready": (_P.DISPENSE,),
         "supplied": (_P.DISPENSE,),
         "cancelled": (_P.CANCEL_PRESCRIPTIONS,),
         "expired": (_P.VIEW_PRESCRIPTIONS,),
@@ -88,6 +91,7 @@ LOOKUP_INDEXES = {
     "ledger_entry": ("prescription_id",),
     "dispensing_line": ("item_id",),
     "prescription_item": ("prescription_id",),
+    "dispensing": ("prescription_id",),  # notify: the pharmacy that dispensed a prescription
 }
 
 
@@ -167,6 +171,39 @@ def _payment_table() -> dict[str, Any]:
     }
 
 
+def _notification_table() -> dict[str, Any]:
+    """Written by the notify function only; no contact details in it (those stay on the patient row)."""
+    columns = [
+        _column_config(TEAM_COLUMN, ColumnType.VARCHAR, ID_SIZE, True),
+        _column_config("table_name", ColumnType.VARCHAR, 32, True),
+        _column_config("row_id", ColumnType.VARCHAR, ID_SIZE, True),
+        _column_config("event", ColumnType.VARCHAR, 16, True),  # signed | dispensed | owing_ready
+        _column_config("channel", ColumnType.VARCHAR, 8, True),  # email | sms
+        _column_config("patient_id", ColumnType.VARCHAR, ID_SIZE, False),
+        _column_config("status", ColumnType.VARCHAR, 16, True),  # pending | sent | failed | rejected | skipped
+        _column_config("reason", ColumnType.VARCHAR, 64, False),
+        _column_config("attempts", ColumnType.INTEGER, None, True),
+        _column_config("provider_status", ColumnType.INTEGER, None, False),
+        _column_config("provider_id", ColumnType.VARCHAR, 64, False),
+    ]
+    return {
+        "$id": NOTIFICATION_TABLE,
+        "$permissions": [],
+        "databaseId": DATABASE_ID,
+        "name": NOTIFICATION_TABLE,
+        "enabled": True,
+        "rowSecurity": True,
+        "columns": columns,
+        "indexes": [
+            _pull_index(),
+            {"key": "by_status", "type": "key", "columns": ["status", "attempts"], "orders": ["ASC", "ASC"]},
+        ],
+    }
+
+
+# The statuses patients are told about, by table (the notify function's TRIGGERS; a test keeps them in step).
+NOTIFY_TRIGGERS: dict[str, tuple[str, ...]] = {"prescription": ("signed", "dispensed"), "owing": ("ready",)}
+
 SYNC_PUSH_FUNCTION: dict[str, Any] = {
     "$id": "sync-push",
     "name": "sync-push",
@@ -203,13 +240,34 @@ BILLING_FUNCTION: dict[str, Any] = {
 }
 
 
+NOTIFY_FUNCTION: dict[str, Any] = {
+    "$id": "notify",
+    "name": "notify",
+    "runtime": "python-3.12",
+    "execute": [],  # nobody runs it by hand: Appwrite does, on the events below and on the schedule
+    "events": [
+        f"databases.{DATABASE_ID}.tables.{table}.rows.*.{action}"
+        for table in NOTIFY_TRIGGERS
+        for action in ("create", "update")
+    ],
+    "schedule": "*/15 * * * *",  # failed notifications sent again
+    "timeout": 120,
+    "enabled": True,
+    "logging": True,
+    "entrypoint": "src/main.py",
+    "commands": "pip install -r requirements.txt",
+    "path": "functions/notify",
+    "scopes": ["rows.read", "rows.write"],
+}
+
+
 def project_config() -> dict[str, Any]:
     return {
         "projectId": PROJECT_ID,
         "projectName": "RxDesk",
         "tablesDB": [{"$id": DATABASE_ID, "name": "RxDesk", "enabled": True}],
-        "tables": [_table_config(t) for t in SYNC_TABLES] + [_sync_op_table(), _payment_table()],
-        "functions": [SYNC_PUSH_FUNCTION, BILLING_FUNCTION],
+        "tables": [_table_config(t) for t in SYNC_TABLES] + [_sync_op_table(), _payment_table(), _notification_table()],
+        "functions": [SYNC_PUSH_FUNCTION, BILLING_FUNCTION, NOTIFY_FUNCTION],
         "teams": [],
     }
 

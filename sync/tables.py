@@ -70,7 +70,8 @@ STATUS_RANKS: dict[str, dict[str, int]] = {
     "prescription": {"draft": 0, "signed": 1, "partially dispensed": 2, "dispensed": 3, "cancelled": 3, "expired": 3},
     # pending → owing (part supplied, the rest owed) → supplied, or cancelled or expired (nothing more supplied)
     "prescription_item": {"pending": 0, "owing": 1, "supplied": 2, "cancelled": 2, "expired": 2},
-    "owing": {"open": 0, "supplied": 1, "expired": 1, "cancelled": 1},
+    # open → ready (stock arrived, the patient told) → supplied, or expired or cancelled from either
+    "owing": {"open": 0, "ready": 1, "supplied": 2, "expired": 2, "cancelled": 2},
 }
 
 _TABLES = (
@@ -81,7 +82,11 @@ _TABLES = (
         local_only=frozenset({"password_hash", "pin_hash", "failed_sign_ins", "locked_until"}),
         parents=(("organisation_id", "organisation"),),
     ),
-    SyncTable("patient", TableKind.RECORD, parents=(("organisation_id", "organisation"),)),
+    SyncTable(
+        "patient",
+        TableKind.RECORD,
+        parents=(("organisation_id", "organisation"), ("consent_by", "user_account")),
+    ),
     SyncTable("allergy", TableKind.RECORD, parents=(("patient_id", "patient"), ("recorded_by", "user_account"))),
     SyncTable("token_account", TableKind.RECORD, local_only=frozenset({"confirmed_balance", "confirmed_at"})),
     SyncTable(

@@ -22,7 +22,7 @@ from appwrite.services.tables_db import TablesDB
 from appwrite.services.teams import Teams
 from appwrite.services.users import Users
 
-from tests.fakes.appwrite import SPEC_OVERRIDES, AppwriteStandin, ManualClock
+from tests.fakes.appwrite import SPEC_OVERRIDES, AppwriteStandin, ManualClock, events
 from tests.fakes.appwrite import contract as spec
 from tests.fakes.appwrite.plugin import StandinFactory
 from tests.fakes.appwrite.routing import ROUTES
@@ -599,6 +599,79 @@ def test_function_domain_passes_the_raw_body(env: Env) -> None:
     assert response.headers["x-appwrite-execution-id"]
     denied = httpx.post(env.server.function_url("echo"), content=b"{}")
     assert denied.status_code == 401 and denied.json()["type"] == "function_execute_permission_missing"
+
+
+@pytest.mark.parametrize(
+    ("subscription", "matched"),
+    [
+        ("databases.main.tables.notes.rows.n1.update", True),
+        ("databases.main.tables.notes.rows.*.update", True),
+        ("databases.*.tables.*.rows.*.update", True),
+        ("databases.main.tables.notes.rows.*", True),  # any action
+        ("databases.main.tables.notes", True),  # a parent
+        ("databases.main", True),
+        ("databases.main.tables.notes.rows.*.create", False),
+        ("databases.main.tables.other.rows.*.update", False),
+        ("databases.main.tables.notes.rows.*.*", False),  # an action is never a wildcard
+        ("databases.main.collections.notes.documents.*.update", False),  # legacy names are not raised
+    ],
+)
+def test_event_names_match_as_appwrite_generates_them(subscription: str, matched: bool) -> None:
+    assert events.subscribed([subscription], "databases.main.tables.notes.rows.n1.update") is matched
+
+
+def test_row_writes_run_the_functions_subscribed_to_their_events(env: Env) -> None:
+    server = env.server
+    server.state.functions["echo"].events = [
+        "databases.main.tables.notes.rows.*.create",
+        "databases.*.tables.notes.rows.*.update",
+    ]
+    admin = env.admin()
+    admin.create_row("main", "notes", "e1", {"text": "first"})
+    admin.update_row("main", "notes", "e1", {"count": 2})
+    admin.delete_row("main", "notes", "e1")  # no function listens to deletes
+    server.wait_for_executions()
+    created, updated = server.executions("echo", trigger="event")
+    assert server.executions("echo", trigger="http") == []
+    first, second = json.loads(created.response_body), json.loads(updated.response_body)
+    assert first["headers"]["x-appwrite-trigger"] == "event" and first["method"] == "POST" and first["path"] == "/"
+    assert first["headers"]["x-appwrite-event"] == "databases.main.tables.notes.rows.e1.create"
+    assert second["headers"]["x-appwrite-event"] == "databases.main.tables.notes.rows.e1.update"
+    assert first["headers"]["x-appwrite-key"].startswith("ephemeral_")  # a dynamic key, as for any run
+    assert json.loads(first["body"])["text"] == "first" and json.loads(second["body"])["count"] == 2
+    assert json.loads(second["body"])["$id"] == "e1" and json.loads(second["body"])["$tableId"] == "notes"
+    sdk = Functions(server.client(key=env.key)).get_execution("echo", updated.id)
+    assert value(sdk.trigger) == "event" and value(sdk.status) == "completed"
+
+
+def test_rows_written_in_a_transaction_raise_their_events_at_commit(env: Env) -> None:
+    server = env.server
+    server.state.functions["echo"].events = ["databases.main.tables.notes.rows.*"]
+    admin = env.admin()
+    dropped = admin.create_transaction()
+    admin.create_row("main", "notes", "t0", {"text": "never"}, transaction_id=dropped.id)
+    admin.update_transaction(dropped.id, rollback=True)
+    tx = admin.create_transaction()
+    admin.create_row("main", "notes", "t1", {"text": "one"}, transaction_id=tx.id)
+    admin.update_row("main", "notes", "t1", {"count": 5}, transaction_id=tx.id)
+    server.wait_for_executions()
+    assert server.executions("echo") == []  # staged, not written: nothing to react to yet
+    admin.update_transaction(tx.id, commit=True)
+    server.wait_for_executions()
+    runs = [json.loads(e.response_body) for e in server.executions("echo", trigger="event")]
+    assert [r["headers"]["x-appwrite-event"].rsplit(".", 1)[1] for r in runs] == ["create", "update"]
+    assert [json.loads(r["body"])["count"] for r in runs] == [None, 5]  # each as its operation left it
+
+
+def test_a_scheduled_run_and_waiting_for_executions(appwrite_server: StandinFactory) -> None:
+    env = make_env(appwrite_server)
+    scheduled = env.server.run_schedule("echo")
+    assert scheduled.trigger == "schedule" and scheduled.status == "completed"
+    assert json.loads(scheduled.response_body)["headers"]["x-appwrite-trigger"] == "schedule"
+    env.server.state.functions["echo"].events = ["databases.main.tables.notes.rows.*.create"]
+    env.admin().create_row("main", "notes", "later", {"text": "x"})  # answered before its event's run ends
+    env.server.wait_for_executions(timeout=10)
+    assert [e.status for e in env.server.executions("echo", trigger="event")] == ["completed"]
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -109,3 +109,19 @@ def test_register_a_patient_and_an_allergy(
         capsys, home, "drsmith", "patient", "add", "--given", "A", "--family", "B", "--born", "31/02/1990"
     )
     assert code == 1 and "not a date in the calendar" in err
+
+
+def test_register_a_patient_who_wants_text_messages(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from core.storage.database import open_database
+    from core.storage.models import Patient
+
+    base = ["patient", "add", "--given", "Ffion", "--family", "Rees", "--born", "1990-04-01", "--notify-by", "sms"]
+    code, _, err = run(capsys, home, "drsmith", *base, "--phone", "0113 496 0111", "--consent")
+    assert code == 1 and "text messages need a UK mobile number" in err
+    code, out, _ = run(capsys, home, "drsmith", *base, "--phone", "07700 900123", "--consent")
+    assert code == 0
+    database = open_database(home / "rxdesk.sqlite")
+    with database.reader() as session:
+        patient = session.get_one(Patient, out.strip())
+        assert (patient.notify_by, patient.phone, patient.consent_at is not None) == ("sms", "07700900123", True)
+    database.close()

@@ -201,3 +201,30 @@ def test_function_keys_move_around_the_counter(qtbot: QtBot, clinic: Clinic, dem
     assert ws.tabs.currentWidget() is ws.counter and ws.counter.find_box.hasFocus()
     assert "(F5)" in ws.counter.dispense_button.toolTip() and "(F9)" in ws.counter.labels_button.toolTip()
     assert ws.counter.find_box.accessibleName() and ws.owings.table.accessibleName()
+
+
+def test_an_owing_marked_ready_for_collection_from_the_owings_list(
+    qtbot: QtBot, clinic: Clinic, demo_catalogue: Catalogue
+) -> None:
+    vmp = vmp_with_gtin(demo_catalogue, SCHEDULE_4)
+    rx_id = signed(clinic, demo_catalogue, vmp, quantity=28)
+    with clinic.database.reader() as session:
+        item_id = get_prescription(session, rx_id).items[0].id
+    dispense_items(clinic.pharmacist, demo_catalogue, rx_id, [SupplyLine(item_id, 20)])
+    ws = workspace(qtbot, clinic, demo_catalogue)
+    ws.show_owings()
+    panel = ws.owings
+    assert panel.table.item(0, 5).text() == "Awaiting stock" and not panel.ready_button.isEnabled()
+    panel.table.selectRow(0)
+    assert panel.ready_button.isVisible() and panel.ready_button.isEnabled()
+    panel.ready_button.click()
+    assert panel.table.item(0, 5).text() == "Ready for collection"
+    assert "is ready for collection" in panel.message.text()
+    [owing] = open_owings_of_organisation(clinic.pharmacist)
+    assert owing.owing.status == "ready"
+    panel.table.selectRow(0)
+    assert not panel.ready_button.isEnabled() and panel.supply_button.isEnabled()  # still to be supplied
+
+    technician = workspace(qtbot, clinic, demo_catalogue, role="technician")
+    technician.show_owings()
+    assert technician.owings.table.rowCount() == 1 and not technician.owings.ready_button.isVisible()

@@ -44,7 +44,7 @@ def test_pragmas_for_durability(tmp_path: Path) -> None:
     db.close()
 
 
-@pytest.mark.parametrize("revision", ["0001", "0002"])
+@pytest.mark.parametrize("revision", ["0001", "0002", "0003"])
 def test_database_of_each_released_schema_is_upgraded_on_open(tmp_path: Path, revision: str) -> None:
     path = tmp_path / "rxdesk.sqlite"
     shutil.copy(FIXTURES / f"rxdesk-{revision}.sqlite", path)

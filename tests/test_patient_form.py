@@ -5,9 +5,10 @@ from __future__ import annotations
 from pytestqt.qtbot import QtBot
 from sqlalchemy import func, select
 
+from core.patients.notifications import NotifyBy
 from core.patients.search import search_patients
 from core.storage.models import Patient
-from desktop.patient_form import PatientForm
+from desktop.patient_form import WAYS, PatientForm
 from tests.clinic import Clinic
 
 
@@ -84,3 +85,37 @@ def test_editing_fills_the_form_and_saves_the_change(qtbot: QtBot, clinic: Clini
     with qtbot.waitSignal(edit.saved) as signal:
         edit.save_button.click()
     assert signal.args[0].phone == "02920000000"
+
+
+def test_the_way_to_tell_the_patient_and_their_consent(qtbot: QtBot, clinic: Clinic) -> None:
+    form = PatientForm(clinic.prescriber)
+    qtbot.addWidget(form)
+    assert not form.consent.isEnabled() and form.consent.text() == "The patient agrees to be told by …"
+    fill(qtbot, form, given_name="Ffion", family_name="Rees", date_of_birth="01/04/1990", phone="0113 496 0111")
+    form.notify_by.setCurrentIndex(WAYS.index(NotifyBy.SMS))
+    assert form.consent.isEnabled() and form.consent.text() == "The patient agrees to be told by text message."
+    form.consent.setChecked(True)
+    form.save_button.click()
+    error = form.field_errors["notify_by"]
+    assert not error.isHidden() and error.text() == "text messages need a UK mobile number (07…) in Phone."
+    assert count(clinic) == 0
+    fill(qtbot, form, phone="07700 900123")
+    with qtbot.waitSignal(form.saved) as signal:
+        form.save_button.click()
+    patient = signal.args[0]
+    assert (patient.notify_by, patient.consent_by, patient.consent_at) == (
+        "sms", clinic.prescriber.actor.user_id, clinic.clock(),
+    )  # fmt: skip
+
+    edit = PatientForm(clinic.prescriber, patient)
+    qtbot.addWidget(edit)
+    assert edit.way() is NotifyBy.SMS and edit.consent.isChecked()
+    edit.consent.setChecked(False)  # consent withdrawn: the way stays, nothing is sent
+    with qtbot.waitSignal(edit.saved) as signal:
+        edit.save_button.click()
+    assert signal.args[0].consent_at is None and signal.args[0].notify_by == "sms"
+    again = PatientForm(clinic.prescriber, signal.args[0])
+    qtbot.addWidget(again)
+    again.consent.setChecked(True)
+    again.notify_by.setCurrentIndex(WAYS.index(NotifyBy.NONE))  # neither: nothing to agree to
+    assert not again.consent.isChecked() and not again.consent.isEnabled()

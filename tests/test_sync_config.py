@@ -52,11 +52,13 @@ def test_tables_are_readable_by_their_team_only_and_written_by_no_client() -> No
             "orders": ["ASC", "ASC"],
         } in table["indexes"]
     functions = {f["$id"]: f for f in config["functions"]}
-    assert set(functions) == {"sync-push", "billing"}
+    assert set(functions) == {"sync-push", "billing", "notify"}
     assert functions["sync-push"]["execute"] == ["users"]
+    assert functions["notify"]["execute"] == []  # only Appwrite runs it: on its events and schedule
     for function in functions.values():
         assert (server_config.BACKEND / function["path"] / function["entrypoint"]).is_file()
-        assert (server_config.BACKEND / function["path"] / "requirements.txt").is_file()
+        requirements = (server_config.BACKEND / function["path"] / "requirements.txt").read_text().split()
+        assert "appwrite==27.0.0" in requirements  # the SDK the stand-in checks against
         assert "vars" not in function  # secrets are set on the server, never in the project file
 
 
@@ -98,3 +100,19 @@ def test_parents_are_synced_tables_sent_earlier() -> None:
         for column, parent in table.parents:
             assert column in table.model_table.columns, (table.name, column)
             assert order.index(parent) <= order.index(table.name), (table.name, parent)
+
+
+def test_notify_runs_on_the_events_of_the_statuses_it_tells_patients_about() -> None:
+    from tests.backend_functions import load_function
+    from tests.fakes.appwrite.events import row_event, subscribed
+
+    notify = load_function("notify")
+    assert {(t, s) for t, statuses in server_config.NOTIFY_TRIGGERS.items() for s in statuses} == set(notify.TRIGGERS)
+    events = server_config.NOTIFY_FUNCTION["events"]
+    for table, status in notify.TRIGGERS:
+        assert status in STATUS_RANKS[table], (table, status)
+        for action in ("create", "update"):  # a row may reach the server already in that status
+            assert subscribed(events, row_event("rxdesk", table, "r1", action))
+    assert not subscribed(events, row_event("rxdesk", "patient", "r1", "update"))
+    assert not subscribed(events, row_event("rxdesk", "notification", "r1", "create"))  # its own writes
+    assert server_config.NOTIFY_FUNCTION["schedule"]

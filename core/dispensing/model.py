@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from core.errors import RxDeskError
+from core.errors import InvalidTransition, RxDeskError
 from core.rules.model import Outcome, RuleResult
 
 
@@ -22,9 +22,35 @@ class ItemSupply(StrEnum):
 
 class OwingStatus(StrEnum):
     OPEN = "open"
+    READY = "ready"  # the stock has arrived and the rest is ready for collection: the patient is told
     SUPPLIED = "supplied"  # closed by a supply; any remainder is owed by a new open owing
     EXPIRED = "expired"
     CANCELLED = "cancelled"
+
+
+# Still owed (open or ready for collection): what may be supplied, expires or is cancelled with its prescription.
+OUTSTANDING_OWINGS: tuple[str, ...] = (OwingStatus.OPEN.value, OwingStatus.READY.value)
+
+# The moves an owing may make (a status only moves forward: sync/tables.py STATUS_RANKS agrees).
+OWING_MOVES: dict[OwingStatus, frozenset[OwingStatus]] = {
+    OwingStatus.OPEN: frozenset({OwingStatus.READY, OwingStatus.SUPPLIED, OwingStatus.EXPIRED, OwingStatus.CANCELLED}),
+    OwingStatus.READY: frozenset({OwingStatus.SUPPLIED, OwingStatus.EXPIRED, OwingStatus.CANCELLED}),
+    OwingStatus.SUPPLIED: frozenset(),
+    OwingStatus.EXPIRED: frozenset(),
+    OwingStatus.CANCELLED: frozenset(),
+}
+_OWING_ENDED = {
+    OwingStatus.READY: "is ready for collection already",
+    OwingStatus.SUPPLIED: "has been supplied",
+    OwingStatus.EXPIRED: "has expired",
+    OwingStatus.CANCELLED: "was cancelled with its prescription",
+}
+
+
+def check_owing_move(current: str, target: OwingStatus) -> None:
+    """InvalidTransition unless an owing may move from ``current`` to ``target``."""
+    if target not in OWING_MOVES.get(OwingStatus(current), frozenset()):
+        raise InvalidTransition(f"That owing {_OWING_ENDED.get(OwingStatus(current), 'cannot change')}.")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from sqlalchemy.orm import selectinload
 
 from core.context import ServiceContext
 from core.dispensing.access import organisation_of
-from core.dispensing.model import OpenOwing, OwingInfo, OwingStatus
+from core.dispensing.model import OUTSTANDING_OWINGS, OpenOwing, OwingInfo
 from core.dispensing.owings import owing_info
 from core.errors import NotFound
 from core.ids import is_id
@@ -67,7 +67,8 @@ def patients_of(ctx: ServiceContext, prescriptions: list[Prescription]) -> dict[
 
 
 def owings_of(ctx: ServiceContext, prescription_id: str, *, include_closed: bool = False) -> list[OwingInfo]:
-    """The open owings of a prescription (with ``include_closed``, every owing ever opened), in item order."""
+    """The outstanding (open or ready) owings of a prescription (with ``include_closed``, every owing ever opened), in
+    item order."""
     require(ctx, Permission.VIEW_PRESCRIPTIONS)
     with ctx.database.reader() as session:
         rx = queries.get_prescription(session, prescription_id)
@@ -78,13 +79,13 @@ def owings_of(ctx: ServiceContext, prescription_id: str, *, include_closed: bool
             .order_by(PrescriptionItem.position, Owing.created_at)
         )
         if not include_closed:
-            statement = statement.where(Owing.status == OwingStatus.OPEN.value)
+            statement = statement.where(Owing.status.in_(OUTSTANDING_OWINGS))
         return [owing_info(owing, item) for owing, item in session.execute(statement).tuples()]
 
 
 def open_owings_of_organisation(ctx: ServiceContext, limit: int = 500) -> list[OpenOwing]:
-    """What this pharmacy still owes: the open owings of prescriptions it has dispensed from, soonest last day
-    first. Owings past their last day are left out (they can no longer be supplied; expiring marks them)."""
+    """What this pharmacy still owes: the open and ready owings of prescriptions it has dispensed from, soonest last
+    day first. Owings past their last day are left out (they can no longer be supplied; expiring marks them)."""
     require(ctx, Permission.VIEW_PRESCRIPTIONS)
     organisation_id = organisation_of(ctx)
     dispensed_here = (
@@ -97,7 +98,7 @@ def open_owings_of_organisation(ctx: ServiceContext, limit: int = 500) -> list[O
         .join(PrescriptionItem, Owing.item_id == PrescriptionItem.id)
         .join(Prescription, PrescriptionItem.prescription_id == Prescription.id)
         .join(Patient, Prescription.patient_id == Patient.id)
-        .where(Owing.status == OwingStatus.OPEN.value, Owing.expires_on >= ctx.today(), dispensed_here)
+        .where(Owing.status.in_(OUTSTANDING_OWINGS), Owing.expires_on >= ctx.today(), dispensed_here)
         .order_by(Owing.expires_on, Owing.created_at, Owing.id)
         .limit(limit)
     )

@@ -36,7 +36,11 @@ HEADER_NAMES: dict[str, tuple[str, ...]] = {
     "postcode": ("postcode", "postalcode", "post"),
     "phone": ("phone", "telephone", "tel", "phonenumber", "telephonenumber", "mobile", "mobilenumber"),
     "email": ("email", "emailaddress"),
+    "notify_by": ("notifyby", "tellby", "contactby", "contactpreference", "notifications", "notify"),
+    "consent": ("consent", "notifyconsent", "contactconsent", "consenttocontact"),
 }
+_YES = {"y", "yes", "true", "1", "consent", "consented", "agreed"}
+_NO = {"", "n", "no", "false", "0", "none", "withdrawn"}
 _ADDRESS_LINE = re.compile(r"(?:address|addr)(?:line)?([1-9])")
 
 _DMY = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?: [0-9:.]*)?")
@@ -204,6 +208,16 @@ def records(text: str, delimiter: str) -> Iterator[tuple[int, list[str] | None, 
         start, previous = previous + 1, reader.line_num
         if any(cell.strip() for cell in cells):
             yield start, cells, None
+
+
+def parse_consent(text: str | None) -> bool:
+    """A consent cell: yes/no, true/false, 1/0 (empty: no)."""
+    value = (text or "").strip().casefold()
+    if value in _YES:
+        return True
+    if value in _NO:
+        return False
+    raise FieldError("consent", f"{text} is not yes or no.")
 
 
 def parse_date(text: str) -> date:

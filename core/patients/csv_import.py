@@ -31,13 +31,21 @@ from core.patients.csv_format import (
     FIELDS,
     ColumnMapping,
     decode_bytes,
+    parse_consent,
     parse_date,
     resolve_columns,
     sniff_delimiter,
 )
 from core.patients.csv_format import records as _records
 from core.patients.import_report import ImportReport, ImportRow, RowOutcome
-from core.patients.records import DuplicateCandidate, FieldError, PatientDetails, name_key, new_patient_row
+from core.patients.records import (
+    DuplicateCandidate,
+    FieldError,
+    PatientDetails,
+    consent_event,
+    name_key,
+    new_patient_row,
+)
 from core.storage.models import Patient
 from core.users.roles import Permission, require
 from core.validation.nhs_number import format_nhs_number
@@ -67,8 +75,8 @@ def _details(cells: list[str], columns: dict[str, list[int]]) -> PatientDetails:
     dob_text = (cell("date_of_birth") or "").strip()
     if not dob_text:
         raise FieldError("date_of_birth", "this is required.")
-    values: dict[str, Any] = {name: cell(name) for name in FIELDS if name != "date_of_birth"}
-    return PatientDetails(date_of_birth=parse_date(dob_text), **values)
+    values: dict[str, Any] = {name: cell(name) for name in FIELDS if name not in ("date_of_birth", "consent")}
+    return PatientDetails(date_of_birth=parse_date(dob_text), consent=parse_consent(cell("consent")), **values)
 
 
 # -- importing -------------------------------------------------------------------------------------------
@@ -232,6 +240,8 @@ def _import_batch(
             enqueue(session, ctx, patient, "create")
         for patient, after in created:
             record_event(session, ctx, "patient.import", "patient", patient.id, after=after)
+            if patient.consent_at is not None:
+                record_event(session, ctx, "patient.consent", "patient", patient.id, after=consent_event(patient))
     seen_nhs.update(new_nhs)
     seen_identity.update(new_identity)
     return rows

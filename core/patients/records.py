@@ -19,6 +19,7 @@ from core.audit.log import record_event
 from core.context import ServiceContext
 from core.errors import DuplicateRecord, NotFound, ValidationError
 from core.outbox import enqueue, row_payload
+from core.patients.notifications import NotifyBy, notify_problems, parse_notify_by
 from core.storage.models import Patient
 from core.users.roles import Permission, require
 from core.validation.contact import normalise_email, normalise_phone, normalise_postcode, postcode_key
@@ -40,9 +41,12 @@ FIELD_LABELS = {
     "postcode": "Postcode",
     "phone": "Phone",
     "email": "Email",
+    "notify_by": "Tell them by",
+    "consent": "Consent",
 }
-# The patient columns a user enters (the rest are derived: keys, timestamps, ids).
-EDITABLE_FIELDS = tuple(FIELD_LABELS)
+# The patient columns a user enters (the rest are derived: keys, timestamps, ids); consent is kept as when and by
+# whom it was recorded (consent_at, consent_by).
+EDITABLE_FIELDS = tuple(name for name in FIELD_LABELS if name != "consent")
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -142,11 +146,15 @@ class PatientDetails:
     postcode: str | None = None
     phone: str | None = None
     email: str | None = None
+    notify_by: str | None = None  # a NotifyBy: email, sms, both or none (None: none)
+    consent: bool = False  # the patient agrees to be told that way
 
     @classmethod
     def of(cls, patient: Patient) -> PatientDetails:
         """The details of a stored patient (to fill an edit form)."""
-        return cls(**{name: getattr(patient, name) for name in EDITABLE_FIELDS})
+        values = {name: getattr(patient, name) for name in EDITABLE_FIELDS}
+        values["notify_by"] = patient.notify_by or NotifyBy.NONE.value
+        return cls(**values, consent=patient.consent_at is not None)
 
     def validated(self, today: date) -> PatientDetails:
         """The checked, normalised details; raises FieldError (a ValidationError) naming the first bad field."""
@@ -159,7 +167,7 @@ class PatientDetails:
             raise FieldError("date_of_birth", f"{dob:%d/%m/%Y} is in the future.")
         if dob < EARLIEST_BIRTH_DATE:
             raise FieldError("date_of_birth", f"{dob:%d/%m/%Y} is before 1900.")
-        return replace(
+        valid = replace(
             self,
             date_of_birth=dob,
             given_name=_name("given_name", self.given_name),
@@ -171,7 +179,12 @@ class PatientDetails:
             postcode=_optional("postcode", self.postcode, normalise_postcode),
             phone=_optional("phone", self.phone, normalise_phone),
             email=_optional("email", self.email, normalise_email),
+            notify_by=_notify_by(self.notify_by),
+            consent=bool(self.consent),
         )
+        for rule in notify_problems(valid):
+            raise FieldError(rule.field, rule.message)
+        return valid
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -226,6 +239,13 @@ def _sex(value: str) -> str:
     return sex.value
 
 
+def _notify_by(value: str | None) -> str:
+    try:
+        return parse_notify_by(value).value
+    except ValueError as exc:
+        raise FieldError("notify_by", str(exc)) from None
+
+
 def _address(value: str) -> str:
     lines = [_clean(line) for line in value.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     text = "\n".join(line for line in lines if line)
@@ -250,7 +270,24 @@ def new_patient_row(ctx: ServiceContext, details: PatientDetails) -> Patient:
     now = ctx.now()
     patient = Patient(organisation_id=ctx.actor.organisation_id, created_at=now, updated_at=now, deleted_at=None)
     apply_details(patient, details)
+    record_consent(ctx, patient, details.consent)
     return patient
+
+
+def record_consent(ctx: ServiceContext, patient: Patient, consent: bool) -> None:
+    """Consent given (now, by the signed-in user) or withdrawn (cleared)."""
+    patient.consent_at = ctx.now() if consent else None
+    patient.consent_by = ctx.actor.user_id if consent else None
+
+
+def consent_event(patient: Patient) -> dict[str, Any]:
+    """What a consent event records: whether, to what, when and by whom (no contact details)."""
+    return {
+        "consent": patient.consent_at is not None,
+        "notify_by": patient.notify_by,
+        "consent_at": patient.consent_at.isoformat() if patient.consent_at else None,
+        "consent_by": patient.consent_by,
+    }
 
 
 def holder_of_nhs_number(session: Session, nhs_number: str) -> Patient | None:
@@ -301,6 +338,8 @@ def create_patient(
         if similar:
             after["confirmed_not_duplicate_of"] = [p.id for p in similar]
         record_event(session, ctx, "patient.create", "patient", patient.id, after=after)
+        if valid.consent:
+            record_event(session, ctx, "patient.consent", "patient", patient.id, after=consent_event(patient))
         enqueue(session, ctx, patient, "create")
     return patient
 
@@ -323,7 +362,10 @@ def update_patient(
     with ctx.database.transaction() as session:
         patient = get_patient(session, patient_id)
         changed = [name for name in EDITABLE_FIELDS if getattr(patient, name) != getattr(valid, name)]
-        if not changed:
+        had_consent = patient.consent_at is not None
+        # Consent is to a way of being told: a new way while consent stands is consent recorded anew.
+        consent_changed = valid.consent != had_consent or (valid.consent and "notify_by" in changed)
+        if not changed and not consent_changed:
             return patient
         if "nhs_number" in changed and valid.nhs_number is not None:
             holder = holder_of_nhs_number(session, valid.nhs_number)
@@ -334,11 +376,20 @@ def update_patient(
         if similar and not confirm_possible_duplicate:
             raise PossibleDuplicate([DuplicateCandidate.of(p) for p in similar])
         before = {name: _jsonable(getattr(patient, name)) for name in changed}
+        consent_before = consent_event(patient)
         apply_details(patient, valid)
+        if consent_changed:
+            record_consent(ctx, patient, valid.consent)
         patient.updated_at = ctx.now()
         session.flush()
         after = {name: _jsonable(getattr(patient, name)) for name in changed}
-        record_event(session, ctx, "patient.update", "patient", patient.id, before=before, after=after)
+        if changed:
+            record_event(session, ctx, "patient.update", "patient", patient.id, before=before, after=after)
+        if consent_changed:
+            record_event(
+                session, ctx, "patient.consent", "patient", patient.id, before=consent_before,
+                after=consent_event(patient),
+            )  # fmt: skip
         enqueue(session, ctx, patient, "update")
     return patient
 

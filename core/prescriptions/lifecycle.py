@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from core.audit.log import record_event
 from core.context import ServiceContext
+from core.dispensing.model import OUTSTANDING_OWINGS
 from core.errors import ValidationError
 from core.outbox import enqueue
 from core.prescriptions.queries import get_prescription
@@ -74,7 +75,7 @@ def _open_owings(session: Session, rx: Prescription) -> list[Owing]:
         session.execute(
             select(Owing)
             .join(PrescriptionItem)
-            .where(PrescriptionItem.prescription_id == rx.id, Owing.status == "open")
+            .where(PrescriptionItem.prescription_id == rx.id, Owing.status.in_(OUTSTANDING_OWINGS))
         ).scalars()
     )
 
@@ -86,14 +87,16 @@ def expire_prescriptions(ctx: ServiceContext) -> int:
     today = ctx.today()
     expired = 0
     with ctx.database.transaction() as session:
-        for owing in session.execute(select(Owing).where(Owing.status == "open", Owing.expires_on < today)).scalars():
+        lapsed = select(Owing).where(Owing.status.in_(OUTSTANDING_OWINGS), Owing.expires_on < today)
+        for owing in session.execute(lapsed).scalars():
+            before = owing.status
             _close_owing(session, ctx, owing, "expired")
             item = session.get_one(PrescriptionItem, owing.item_id)
             item.status = "expired"  # the rest of it lapsed with its owing
             enqueue(session, ctx, item, "update")
             record_event(
                 session, ctx, "owing.expire", "owing", owing.id,
-                before={"status": "open"}, after={"status": "expired", "expires_on": owing.expires_on},
+                before={"status": before}, after={"status": "expired", "expires_on": owing.expires_on},
             )  # fmt: skip
         rows = session.execute(
             select(Prescription).where(

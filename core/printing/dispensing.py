@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.audit.log import record_event
 from core.context import UK, ServiceContext
+from core.dispensing.model import OUTSTANDING_OWINGS
 from core.documents.label import render_label
 from core.documents.model import DispensedLine, DispensingLabel, ReceiptDocument
 from core.documents.receipt import render_receipt
@@ -58,7 +59,7 @@ def print_receipt(ctx: ServiceContext, dispensing_id: str) -> bytes:
         owed = {
             o.item_id: o.quantity
             for o in session.execute(
-                select(Owing).where(Owing.item_id.in_(list(items)), Owing.status == "open")
+                select(Owing).where(Owing.item_id.in_(list(items)), Owing.status.in_(OUTSTANDING_OWINGS))
             ).scalars()
         }
         receipt_lines = tuple(

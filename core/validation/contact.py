@@ -45,3 +45,31 @@ def normalise_email(text: str) -> str:
         raise ValidationError(f"{email or 'An empty value'} is not an email address.")
     local, domain = email.rsplit("@", 1)
     return f"{local}@{domain.lower()}"
+
+
+# UK mobile numbers (Ofcom's National Telephone Numbering Plan): 07 and nine more digits, but not 070 (personal
+# numbers, which forward anywhere) nor 076 (pagers), except 07624 (Isle of Man mobiles). Longest prefix first.
+MOBILE_PREFIXES: tuple[tuple[str, bool], ...] = (
+    ("07624", True),
+    ("070", False),
+    ("076", False),
+    ("07", True),
+)
+
+
+def is_uk_mobile(text: str) -> bool:
+    """Whether a phone number (any form ``normalise_phone`` takes) is a UK mobile that can receive text messages."""
+    try:
+        number = normalise_phone(text)
+    except ValidationError:
+        return False
+    if len(number) != 11:
+        return False
+    return next((ok for prefix, ok in MOBILE_PREFIXES if number.startswith(prefix)), False)
+
+
+def mobile_e164(text: str) -> str:
+    """A UK mobile number in E.164 (+447…), as SMS providers take it; ValidationError if it is not one."""
+    if not is_uk_mobile(text):
+        raise ValidationError(f"{text.strip() or 'An empty value'} is not a UK mobile number.")
+    return "+44" + normalise_phone(text)[1:]

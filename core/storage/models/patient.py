@@ -32,6 +32,12 @@ class Patient(Base):
     postcode: Mapped[str | None] = mapped_column(String(10))
     phone: Mapped[str | None] = mapped_column(String(32))
     email: Mapped[str | None] = mapped_column(String(254))
+    # How the patient wants to be told their prescription is signed, dispensed or ready (core.patients.notifications:
+    # email, sms, both, none; NULL for patients registered before schema 0004: none) and their consent to it: when
+    # and by whom it was recorded; nothing is sent without it.
+    notify_by: Mapped[str | None] = mapped_column(String(8))
+    consent_at: Mapped[datetime | None]
+    consent_by: Mapped[str | None] = mapped_column(Id, ForeignKey("user_account.id"))
     family_key: Mapped[str] = mapped_column(String(100))
     given_key: Mapped[str] = mapped_column(String(100))
     postcode_key: Mapped[str | None] = mapped_column(String(10))

@@ -7,6 +7,8 @@ team_id = server.create_team("Clinic"); server.add_membership(team_id, user_id, 
 server.load_config("tests/fakes/appwrite_project/appwrite.config.json")
 tables = TablesDB(server.client(key=key))      # the official SDK
 server.drop_after("POST", r"/v1/tablesdb/.*/rows")   # faults; server.restart(); server.requests; ...
+server.wait_for_executions()                   # row events run subscribed functions asynchronously (events.py)
+server.run_schedule("notify")                  # a function's CRON run, waited for
 assert not server.violations
 """
 

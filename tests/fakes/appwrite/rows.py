@@ -575,6 +575,7 @@ def create_row(call: Call) -> Reply:
         row = op_create(table, table.rows, row_id, data, permissions, call.standin.stamp(), call.caller.is_key)
     except RowProblem as problem:
         raise _direct_error(problem) from None
+    _raise_event(call, table, row, "create")
     return Reply(201, row_model(table, row))
 
 
@@ -613,6 +614,7 @@ def update_row(call: Call) -> Reply:
         )
     except RowProblem as problem:
         raise _direct_error(problem) from None
+    _raise_event(call, table, row, "update")
     return Reply(200, row_model(table, row))
 
 
@@ -657,6 +659,7 @@ def upsert_row(call: Call) -> Reply:
         )
     except RowProblem as problem:
         raise _direct_error(problem) from None
+    _raise_event(call, table, row, "upsert")
     return Reply(200, row_model(table, row))  # the route sets no status: 200 (the spec documents 201)
 
 
@@ -673,11 +676,18 @@ def delete_row(call: Call) -> Reply:
             raise ApiError("user_unauthorized")
         _stage(call, transaction_id, "delete", table, row_id, {})
         return Reply(204)
+    old = table.rows.get(row_key(row_id))
     try:
         op_delete(table, table.rows, row_id, _roles(call), _request_timestamp(call))
     except RowProblem as problem:
         raise _direct_error(problem) from None
+    if old is not None:
+        _raise_event(call, table, old, "delete")
     return Reply(204)
+
+
+def _raise_event(call: Call, table: Table, row: Row, action: str) -> None:
+    call.standin.raise_row_event(table.database_id, table.id, row_model(table, row), action, call.caller.user)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -830,10 +840,16 @@ def create_operations(call: Call) -> Reply:
 
 
 def _apply(
-    call: Call, transaction: Transaction, working: dict[tuple[str, str], dict[str, Row]], *, strict: bool
+    call: Call,
+    transaction: Transaction,
+    working: dict[tuple[str, str], dict[str, Row]],
+    *,
+    strict: bool,
+    applied: list[tuple[Table, Row, str]] | None = None,
 ) -> None:
     """Apply the staged operations, in order, to ``working`` (copies of the tables' rows). ``strict``: a commit
-    (a row changed since its operation was staged is a conflict); otherwise a preview that skips failures."""
+    (a row changed since its operation was staged is a conflict); otherwise a preview that skips failures.
+    ``applied`` gets (table, row after the operation (a deleted one as it was), action) for each, in order."""
     now = call.standin.stamp()
     touched: set[tuple[str, str, str]] = set()
     for op in transaction.operations:
@@ -849,14 +865,18 @@ def _apply(
         data = {k: v for k, v in op.data.items() if k != "$permissions"}
         permissions = op.data.get("$permissions")
         try:
+            row: Row | None = None
             if op.action == "create":
-                op_create(table, rows, op.row_id or unique_id(), data, list(permissions or []), now, True)
+                row = op_create(table, rows, op.row_id or unique_id(), data, list(permissions or []), now, True)
             elif op.action == "update":
-                op_update(table, rows, op.row_id or "", data, permissions, now, True, None, timestamp)
+                row = op_update(table, rows, op.row_id or "", data, permissions, now, True, None, timestamp)
             elif op.action == "upsert":
-                op_upsert(table, rows, op.row_id or "", data, permissions, now, True, None, [], timestamp)
+                row = op_upsert(table, rows, op.row_id or "", data, permissions, now, True, None, [], timestamp)
             elif op.action == "delete":
+                row = rows.get(row_key(op.row_id or ""))
                 op_delete(table, rows, op.row_id or "", None, timestamp)
+            if applied is not None and row is not None:
+                applied.append((table, row, op.action))
         except RowProblem as problem:
             if strict:
                 raise _commit_error(problem) from None
@@ -900,8 +920,9 @@ def update_transaction(call: Call) -> Reply:
         return Reply(200, transaction_model(transaction))
     saved = _sequences(call)
     working: dict[tuple[str, str], dict[str, Row]] = {}
+    applied: list[tuple[Table, Row, str]] = []
     try:
-        _apply(call, transaction, working, strict=True)
+        _apply(call, transaction, working, strict=True, applied=applied)
     except ApiError:
         _restore_sequences(call, saved)
         transaction.status, transaction.updated_at = "failed", stamp
@@ -909,6 +930,8 @@ def update_transaction(call: Call) -> Reply:
     for (database_id, table_id), rows in working.items():  # all or nothing: swap in every table's rows at once
         call.standin.state.databases[database_id].tables[table_id].rows = rows
     transaction.status, transaction.updated_at = "committed", stamp
+    for table, row, action in applied:  # the rows' events, now that they are written
+        _raise_event(call, table, row, action)
     return Reply(200, transaction_model(transaction))
 
 

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from appwrite.client import Client
 
-from . import api, rows, runtime
+from . import api, events, rows, runtime
 from .contract import Contract, Operation, Violation, find_operation
 from .errors import ApiError
 from .routing import Call, Caller, match
@@ -787,8 +787,11 @@ class AppwriteStandin:
         session: Session | None,
         client_ip: str,
         asynchronous: bool,
+        trigger: str = "http",
+        event: str | None = None,
     ) -> Execution:
-        """Create an execution and run the function's code (in a thread; waited for unless asynchronous)."""
+        """Create an execution and run the function's code (in a thread; waited for unless asynchronous).
+        ``trigger``: http, event (``event`` its name) or schedule."""
         state = self.state
         with state.lock:
             now = self.stamp()
@@ -806,7 +809,7 @@ class AppwriteStandin:
                 {
                     "x-appwrite-execution-id": execution_id,
                     "x-appwrite-key": key.secret,
-                    "x-appwrite-trigger": "http",
+                    "x-appwrite-trigger": trigger,
                     "x-appwrite-user-id": user.id if user else "",
                     "x-appwrite-user-jwt": jwt,
                     "x-appwrite-country-code": "",
@@ -815,13 +818,15 @@ class AppwriteStandin:
                     "x-appwrite-client-ip": client_ip,
                 }
             )
+            if event is not None:
+                headers["x-appwrite-event"] = event
             execution = Execution(
                 execution_id,
                 function.id,
                 now,
                 now,
                 [f'read("user:{user.id}")'] if user else [],
-                "http",
+                trigger,
                 "waiting" if asynchronous else "processing",
                 method,
                 path,
@@ -888,6 +893,77 @@ class AppwriteStandin:
                 raise ApiError("function_synchronous_timeout")
             return execution
         return answer
+
+    # ---- events and schedules -----------------------------------------------------------------------------------
+
+    def raise_row_event(
+        self, database_id: str, table_id: str, row: dict[str, Any], action: str, user: User | None = None
+    ) -> list[Execution]:
+        """A row was written (``row`` as the API returns it): every enabled function subscribed to the event runs
+        asynchronously with it (see ``events.py``). Called by the row endpoints and by a transaction's commit."""
+        name = events.row_event(database_id, table_id, str(row["$id"]), action)
+        with self.state.lock:
+            listeners = [f for f in self.state.functions.values() if f.enabled and events.subscribed(f.events, name)]
+        body = json.dumps(row, separators=(",", ":")).encode("utf-8")
+        return [
+            self.execute_function(
+                function,
+                trigger_headers={"content-type": "application/json"},
+                body=body,
+                path="/",
+                method="POST",
+                user=user,
+                session=None,
+                client_ip="",
+                asynchronous=True,
+                trigger="event",
+                event=name,
+            )
+            for function in listeners
+        ]
+
+    def run_schedule(self, function_id: str) -> Execution:
+        """Run the function as its CRON schedule would (``x-appwrite-trigger: schedule``), and wait for it."""
+        with self.state.lock:
+            function = self.state.functions[function_id]
+        started = self.execute_function(
+            function,
+            trigger_headers={},
+            body=b"",
+            path="/",
+            method="POST",
+            user=None,
+            session=None,
+            client_ip="",
+            asynchronous=True,
+            trigger="schedule",
+        )
+        self.wait_for_executions()
+        with self.state.lock:
+            return copy.copy(self.state.executions[started.id])
+
+    def wait_for_executions(self, timeout: float = 30.0) -> None:
+        """Wait until no execution is running or waiting (those the ones waited for start included: a function that
+        writes rows may raise events of its own). TimeoutError past ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.state.lock:
+                running = [t for t in self._threads if t.is_alive()]
+            if not running:
+                return
+            for thread in running:
+                thread.join(max(0.0, deadline - time.monotonic()))
+                if thread.is_alive():
+                    raise TimeoutError(f"an execution still runs after {timeout} s ({thread.name})")
+
+    def executions(self, function_id: str | None = None, trigger: str | None = None) -> list[Execution]:
+        """The executions so far (copies), oldest first, of one function and trigger if given."""
+        with self.state.lock:
+            return [
+                copy.copy(e)
+                for e in self.state.executions.values()
+                if (function_id is None or e.function_id == function_id) and (trigger is None or e.trigger == trigger)
+            ]
 
     def _function_domain(
         self, method: str, path: str, query_string: str, headers: dict[str, str], body: bytes, client_ip: str
