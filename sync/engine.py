@@ -260,11 +260,14 @@ class SyncScheduler:
     def sync_soon(self) -> None:
         self._wake.set()
 
-    def stop(self, timeout_s: float = 10.0) -> None:
+    def stop(self, timeout_s: float = 10.0) -> bool:
+        """Ask the thread to end and wait up to ``timeout_s``; whether it has ended (a sync in progress finishes its
+        request first)."""
         self._stop.set()
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout_s)
+        return not self._thread.is_alive()
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -3,6 +3,7 @@ the session has ended (paused, not retried with the dead session), and back to w
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from core.patients.records import PatientDetails, create_patient
 from sync.connection import sign_in as server_sign_in
-from sync.engine import SyncState
+from sync.engine import SyncScheduler, SyncState
 from tests.fakes.appwrite import AppwriteStandin
 from tests.fakes.memory_keyring import MemoryKeyring
 from tests.sync_world import ACCOUNT_PASSWORD, SyncWorld, world
@@ -66,3 +67,20 @@ def test_offline_while_the_server_is_gone_with_the_changes_kept(sync_world: Sync
     sync_world.server.start()
     device.sync()
     assert device.engine.status.pending == 0
+
+
+def test_the_scheduler_syncs_when_asked_and_stops(sync_world: SyncWorld) -> None:
+    device = sync_world.device("ws")
+    states: list[SyncState] = []
+    device.engine.listeners.append(lambda status: states.append(status.state))
+    scheduler = SyncScheduler(device.engine, tick_s=30)
+    scheduler.start()
+    try:
+        scheduler.sync_soon()
+        deadline = time.monotonic() + 20
+        while SyncState.UP_TO_DATE not in states and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert SyncState.UP_TO_DATE in states and device.pending() == 0
+    finally:
+        assert scheduler.stop(timeout_s=10) is True
+    assert scheduler.stop() is True  # again: nothing to wait for
