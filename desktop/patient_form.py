@@ -28,6 +28,8 @@ from core.patients.csv_format import parse_date
 from core.patients.records import FIELD_LABELS, FieldError, PatientDetails, PossibleDuplicate, create_patient
 from core.patients.records import update_patient as update_patient_record
 from core.storage.models import Patient
+from desktop.operation import announce
+from desktop.topics import PATIENTS_CHANGED
 
 SEXES = ("", "female", "male", "other", "unknown")
 
@@ -150,6 +152,7 @@ class PatientForm(QDialog):
             self.error.show()
             return
         self.patient = patient
+        announce(PATIENTS_CHANGED)
         self.saved.emit(patient)
         self.accept()
 
