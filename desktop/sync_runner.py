@@ -85,7 +85,7 @@ class SyncRunner(QObject):
         database, clock = self.database, self.clock
         operation = Operation(lambda _report: SyncEngine(database, clock=clock))
         operation.succeeded.connect(self._begin)
-        operation.failed.connect(lambda error: log.error("Sync could not start: %s", error_text(error)))
+        operation.failed.connect(self._not_begun)
         self._starting = operation.start()
 
     @property
@@ -104,6 +104,14 @@ class SyncRunner(QObject):
         self.scheduler.start()
         self.scheduler.sync_soon()  # the state is known at once, not after the first interval
         change_notifier().changed.connect(self._on_changes)
+
+    def _not_begun(self, error: BaseException) -> None:
+        """The engine could not be made (the app database could not be read): shown as a sync error."""
+        self._starting = None
+        text = f"Sync could not start: {error_text(error)} Restart RxDesk to try again."
+        log.error("%s", text)
+        self.last_problem = Problem(self.clock(), SyncState.ERROR, text)
+        self._show(SyncStatus(SyncState.ERROR, text))
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> bool:
         """End the sync thread (a sync in progress finishes its current request first). False if it is still

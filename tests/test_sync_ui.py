@@ -292,6 +292,30 @@ def test_offline_shows_what_waits_and_catches_up_when_the_server_is_back(
     wait_for(qtbot, runner, SyncState.UP_TO_DATE, pending=0)
     assert indicator.text() == "● Synced just now" and len(sync_world.server_rows("patient")) == 3
 
+    # Signing the workstation out (asked first, audited): sync waits for someone to sign in again.
+    panel.confirm = lambda _parent, question: "nothing waiting is lost" in question
+    panel.sign_out_button.click()
+    wait_for(qtbot, runner, SyncState.NEEDS_SIGN_IN)
+    qtbot.waitUntil(lambda: indicator.text() == "● Sign in to sync")
+    assert "Signed out of the server" in panel.message.text() and not panel.sync_button.isEnabled()
+    assert "sync.sign_out" in [e.action for e in recent_events(clinic.admin)]
+    assert sync_world.server.endpoint in panel.server.text()  # kept, for signing in again
+
+
+def test_sync_that_cannot_start_says_so(qtbot: QtBot, clinic: Clinic, tmp_path: Path) -> None:
+    from core.storage.database import open_database
+
+    broken = open_database(tmp_path / "gone.sqlite")
+    broken.close()
+    (tmp_path / "gone.sqlite").unlink()
+    (tmp_path / "gone.sqlite").mkdir()  # a folder where the database was: nothing can read it
+    runner = SyncRunner(broken)
+    runner.start()
+    qtbot.waitUntil(lambda: runner.status is not None, timeout=5000)
+    assert runner.status is not None and runner.status.state is SyncState.ERROR and not runner.running
+    assert runner.status.detail.startswith("Sync could not start: ") and runner.last_problem is not None
+    assert runner.stop()
+
 
 def test_the_kiosk_bar_shows_sync_and_its_details(
     qtbot: QtBot, clinic: Clinic, runner: SyncRunner, demo_catalogue: Catalogue
