@@ -3,7 +3,8 @@
 ``SyncRunner(database)`` lives as long as the app's database. ``start()`` makes the engine off the UI thread (it
 reads the keyring) and starts the scheduler's thread, which syncs every minute when due, at once when asked
 (``sync_now()``, the Sync now button) and when the watchdog finds changes waiting. ``stop()`` ends that thread
-before the database closes. Nothing here syncs on the UI thread.
+before the database closes: a sync in progress stops at its next step (each step is committed when it is told, so
+the next start goes on from there). Nothing here syncs on the UI thread.
 
 The engine tells its listeners of each new status, and ``on_step`` of each step, in the sync thread. Those calls
 only put the news on a queue and emit an argument-less queued signal (no Python object rides a cross-thread signal:
@@ -24,6 +25,7 @@ from datetime import datetime, timedelta
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from core.context import utc_now
+from core.errors import RxDeskError
 from core.storage.database import Database
 from desktop.messages import error_text
 from desktop.operation import Operation, change_notifier
@@ -35,6 +37,17 @@ log = logging.getLogger(__name__)
 INTERVAL = timedelta(seconds=60)
 TICK_S = 5.0
 STOP_TIMEOUT_S = 10.0  # a request in flight ends by its own timeout; the app does not wait longer than this
+
+
+class SyncStopped(RxDeskError):
+    """Raised at a sync's next step once RxDesk is closing (the scheduler logs it and ends)."""
+
+    def __init__(self) -> None:
+        super().__init__("RxDesk is closing: sync stops here and goes on at the next start.")
+
+
+def _stop_at_step(_step: str) -> None:
+    raise SyncStopped()
 
 
 @dataclass(frozen=True)
@@ -114,8 +127,8 @@ class SyncRunner(QObject):
         self._show(SyncStatus(SyncState.ERROR, text))
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> bool:
-        """End the sync thread (a sync in progress finishes its current request first). False if it is still
-        running after ``timeout_s`` (it is a daemon thread: it ends with the process)."""
+        """End the sync thread: a sync in progress stops at its next step, after the request it waits on. False if
+        the thread is still running after ``timeout_s`` (a daemon thread: it ends with the process)."""
         self._stopped = True
         engine, scheduler = self.engine, self.scheduler
         if scheduler is not None:  # listening since _begin
@@ -125,7 +138,7 @@ class SyncRunner(QObject):
         if engine is not None:
             with contextlib.suppress(ValueError):
                 engine.listeners.remove(self._heard)
-            engine.on_step = lambda _step: None
+            engine.on_step = _stop_at_step
         if scheduler is None:
             return True
         if not scheduler.stop(timeout_s):

@@ -302,6 +302,29 @@ def test_offline_shows_what_waits_and_catches_up_when_the_server_is_back(
     assert sync_world.server.endpoint in panel.server.text()  # kept, for signing in again
 
 
+def test_closing_stops_a_sync_at_its_next_step(
+    qtbot: QtBot, clinic: Clinic, sync_world: SyncWorld, runner: SyncRunner
+) -> None:
+    signed_in_already(sync_world, clinic, runner, qtbot)
+    create_patient(clinic.admin, alice(clinic))
+    sync_world.server.delay("POST", r"/v1/functions/sync-push/executions", seconds=2)
+    steps: list[str] = []
+    runner.step_changed.connect(steps.append)
+    runner.sync_now()
+    qtbot.waitUntil(lambda: any(step.startswith("sending ") for step in steps), timeout=SYNC_TIMEOUT_MS)
+    assert runner.stop(timeout_s=15)  # once the server has answered, before anything else is done
+    assert "checked against the server" not in steps
+    assert len(sync_world.server_rows("patient")) == 1 and pending(clinic) > 0  # applied there, not yet recorded here
+
+    again = SyncRunner(clinic.database, clock=clinic.clock, tick_s=60)  # the next start: the replay is harmless
+    again.start()
+    try:
+        wait_for(qtbot, again, SyncState.UP_TO_DATE, pending=0, inbox=0)
+        assert len(sync_world.server_rows("patient")) == 1
+    finally:
+        assert again.stop()
+
+
 def test_sync_that_cannot_start_says_so(qtbot: QtBot, clinic: Clinic, tmp_path: Path) -> None:
     from core.storage.database import open_database
 
