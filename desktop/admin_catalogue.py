@@ -74,6 +74,8 @@ def read_installed(replica: Path) -> InstalledRelease:
 
 
 class TrudKeyDialog(FormDialog):
+    changes = frozenset[str]()  # the keyring only: nothing to sync
+
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent, "TRUD API key", "Save key")
         self.key = QLineEdit()

@@ -19,6 +19,8 @@ from core.errors import RxDeskError
 from core.storage.models import Organisation
 from core.users.organisations import OrganisationDetails, list_organisations, update_organisation
 from desktop.message_line import MessageLine
+from desktop.operation import announce
+from desktop.topics import RECORDS_CHANGED
 
 
 class OrganisationPanel(QWidget):
@@ -115,6 +117,7 @@ class OrganisationPanel(QWidget):
         except RxDeskError as exc:
             self.say(f"Not saved: {exc}", failed=True)  # what was typed stays in the form to be put right
             return
+        announce(RECORDS_CHANGED)
         self.refresh(select_id=org.id)
         self.say("Saved. Labels, receipts and prescriptions show the new details from now on.")
 

@@ -37,6 +37,7 @@ from desktop.message_line import MessageLine
 from desktop.messages import error_text
 from desktop.operation import Operation
 from desktop.printing import DocumentKind, PrintPreviewDialog, preview_and_print
+from desktop.topics import RECORDS_CHANGED, TOKENS_CHANGED
 
 ACCOUNT_COLUMNS = ("Account", "Kind", "Balance", "Can spend", "Not yet synced", "Overdraft limit", "Server confirmed")
 LINE_COLUMNS = ("When", "Entry", "Tokens", "Description", "Balance", "Synced")
@@ -70,6 +71,8 @@ def _to_date(value: QDate) -> date:
 
 
 class CreditDialog(FormDialog):
+    changes = frozenset({RECORDS_CHANGED, TOKENS_CHANGED})
+
     def __init__(self, parent: QWidget, ctx: ServiceContext, account: AccountSummary) -> None:
         super().__init__(parent, f"Credit tokens to {account.name}", "Credit")
         self.ctx, self.account = ctx, account

@@ -30,10 +30,11 @@ from desktop.messages import error_text, show_error
 from desktop.operation import Operation
 from desktop.sign_in import SignInWindow
 from desktop.start_check import StartCheck
+from desktop.sync_runner import SyncRunner
+from desktop.topics import PRESCRIPTIONS_CHANGED
 
 log = logging.getLogger(__name__)
 STYLE_SHEET = paths.RESOURCES / "style.qss"
-PRESCRIPTIONS_CHANGED = "prescriptions"  # a change topic (desktop.operation)
 
 
 def run_gui(
@@ -61,7 +62,8 @@ class Gui:
     """The running application's windows and database: the sign-in window, then one session's window at a time.
 
     A fresh data folder gets the demo installation (demo users shown on the sign-in screen) while the catalogue is
-    built from the bundled demo release in the background.
+    built from the bundled demo release in the background. Sync (desktop.sync_runner) runs in its own thread from
+    the start until ``close``, whoever is signed in; every window shows its state.
     """
 
     def __init__(
@@ -81,6 +83,7 @@ class Gui:
         self.sign_in_window = SignInWindow(database, workstation, demo=demo, keypad=kiosk)
         self.session: MainWindow | None = None  # Python must hold it, or Qt deletes it
         self.catalogue_preparation: Operation | None = None  # the first start's catalogue build, while it runs
+        self.sync = SyncRunner(database)
         self.kiosk_window = self._kiosk_window(workstation, kiosk_workspace) if kiosk else None
         self.sign_in_window.signed_in.connect(self.signed_in)
 
@@ -88,7 +91,7 @@ class Gui:
         settings = kiosk_settings(self.database)
         if workspace is not None:  # the command line's choice, for this run
             settings = replace(settings, workspace=kiosk_workspace(workspace))
-        window = KioskWindow(self.sign_in_window, self.catalogue, self.database, workstation, settings)
+        window = KioskWindow(self.sign_in_window, self.catalogue, self.database, workstation, settings, self.sync)
         window.exited.connect(QApplication.quit)
         return window
 
@@ -111,7 +114,7 @@ class Gui:
             parent: QWidget = self.kiosk_window
         else:
             expire_out_of_date(ctx)
-            self.session = MainWindow(ctx, self.catalogue)
+            self.session = MainWindow(ctx, self.catalogue, self.sync)
             self.session.signed_out.connect(self.signed_out)
             self.session.show()
             self.sign_in_window.hide()
@@ -121,7 +124,9 @@ class Gui:
             QMessageBox.critical(parent, "RxDesk", message)
 
     def close(self) -> None:
-        """Let background work that uses the database finish (closing it under a worker would crash), then close."""
+        """End sync's thread, let background work that uses the database finish (closing it under a worker would
+        crash), then close it."""
+        self.sync.stop()
         QThreadPool.globalInstance().waitForDone()
         self.database.close()
 
@@ -155,6 +160,7 @@ def start_gui(
         return None
     sys.excepthook = _report_unexpected(gui.catalogue)
     gui.show_sign_in()
+    gui.sync.start()  # after the first window: the engine is made off the UI thread, then syncs in its own
     if not replica_is_current(paths.replica_path(data)):
         # First start, or a replica built by another schema version.
         gui.catalogue_preparation = prepare_catalogue(gui.catalogue, data)

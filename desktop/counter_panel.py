@@ -48,9 +48,10 @@ from core.storage.models import Prescription, PrescriptionItem
 from core.users.roles import Permission, allowed
 from desktop.icons import icon
 from desktop.messages import error_text
-from desktop.operation import Operation
+from desktop.operation import Operation, announce
 from desktop.printing import DocumentKind, PrintPreviewDialog, preview_and_print
 from desktop.scanner import ScanDetector
+from desktop.topics import DISPENSINGS_CHANGED, PRESCRIPTIONS_CHANGED
 
 PRESCRIPTION_ID = re.compile(r"[0-9a-fA-F]{32}")
 COLUMNS = ("Item", "Prescribed", "Still to supply", "Supply now", "Pack scanned")
@@ -310,6 +311,7 @@ class CounterPanel(QWidget):
         parts = (f"Dispensed ({result.prescription_status}).", f"{owed}." if owed else "",
                  "F9 prints the labels, F8 the receipt.")  # fmt: skip
         self.say(" ".join(p for p in parts if p), Outcome.ALLOW)
+        announce(DISPENSINGS_CHANGED, PRESCRIPTIONS_CHANGED)
         self.last_dispensing = result
         self.prescription = None
         self.dispense_button.setEnabled(False)

@@ -1,7 +1,8 @@
 """A dialog that writes through one core service when its action button is pressed.
 
 It stays open with the core's message when the service refuses (nothing half-written, nothing typed lost), and
-closes only after the write succeeded; ``written`` carries what the service returned.
+closes only after the write succeeded; ``written`` carries what the service returned, and the dialog's ``changes``
+(desktop.topics) are announced.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QVBoxLayout, QWidget
 
 from core.errors import RxDeskError
+from desktop.operation import announce
+from desktop.topics import RECORDS_CHANGED
 
 
 class FormDialog(QDialog):
     written = Signal(object)
+    changes: frozenset[str] = frozenset({RECORDS_CHANGED})  # what a write changes
 
     def __init__(self, parent: QWidget, title: str, action: str) -> None:
         super().__init__(parent)
@@ -43,6 +47,7 @@ class FormDialog(QDialog):
             self.show_error(str(exc))
             return
         self.written.emit(result)
+        announce(*self.changes)
         self.accept()
 
     def show_error(self, text: str) -> None:

@@ -1,8 +1,9 @@
 """``rxdesk --kiosk``: one full-screen, frameless window for the life of the app, showing one workspace.
 
-Its pages: the sign-in screen (with the on-screen keypad), the session (a bar with the user, Lock, Sign out and
-Exit kiosk over the one workspace), and the lock screen. After N idle minutes (``core.kiosk``: a workstation
-setting, 5 by default) the session locks, and dialogs open over it close, so nothing of a patient stays on show.
+Its pages: the sign-in screen (with the on-screen keypad), the session (a bar with sync's state, the user, Lock,
+Sign out and Exit kiosk over the one workspace), and the lock screen. After N idle minutes (``core.kiosk``: a
+workstation setting, 5 by default) the session locks, and dialogs open over it close, so nothing of a patient stays
+on show.
 Signing out comes back to the kiosk's sign-in screen, never to the desktop: the window refuses to close (Alt+F4,
 the window manager) until an admin's PIN or password has let the kiosk go (``desktop.exit_kiosk``); then
 ``exited`` is emitted and the app quits. Scanner first: after signing in, unlocking or dispensing the focus is where
@@ -38,6 +39,9 @@ from desktop.idle_lock import IdleWatcher
 from desktop.lock_screen import LockScreen
 from desktop.main_window import WORKSPACES, Workspace
 from desktop.sign_in import SignInWindow
+from desktop.sync_dialogs import SyncDetailsDialog
+from desktop.sync_indicator import SyncIndicator
+from desktop.sync_runner import SyncRunner
 
 TOUCH_ROW_HEIGHT = 48  # table rows a finger can pick
 
@@ -60,6 +64,7 @@ class KioskWindow(QWidget):
         database: Database,
         workstation: str,
         settings: KioskSettings,
+        sync: SyncRunner | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent, Qt.WindowType.Window | Qt.WindowType.FramelessWindowHint)
@@ -71,6 +76,8 @@ class KioskWindow(QWidget):
         self.database = database
         self.workstation = workstation
         self.settings = settings
+        self.sync = sync
+        self.sync_details: SyncDetailsDialog | None = None
         self.workspace_row = kiosk_workspace_row(settings)
         self.ctx: ServiceContext | None = None
         self.workspace: QWidget | None = None
@@ -123,6 +130,11 @@ class KioskWindow(QWidget):
         self.bar_title.setObjectName("kioskTitle")
         self.user_label = QLabel()
         self.user_label.setObjectName("userLabel")
+        self.sync_indicator: SyncIndicator | None = None
+        if self.sync is not None:
+            self.sync_indicator = SyncIndicator(self.sync)
+            self.sync_indicator.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the focus stays where scans are expected
+            self.sync_indicator.clicked.connect(self.show_sync)
         self.lock_button = self._bar_button("Lock", "Lock the screen until your PIN is typed (Ctrl+L)")
         self.lock_button.setIcon(icon("lock"))
         self.sign_out_button = self._bar_button("Sign out", "Sign out; the next person signs in here")
@@ -135,6 +147,8 @@ class KioskWindow(QWidget):
         row.setContentsMargins(12, 6, 12, 6)
         row.addWidget(self.bar_title)
         row.addStretch(1)
+        if self.sync_indicator is not None:
+            row.addWidget(self.sync_indicator)
         row.addWidget(self.user_label)
         row.addWidget(self.lock_button)
         row.addWidget(self.sign_out_button)
@@ -163,7 +177,7 @@ class KioskWindow(QWidget):
             return False
         self._end_workspace()
         self.ctx = ctx
-        self.workspace = self.workspace_row.make(ctx, self.catalogue)
+        self.workspace = self.workspace_row.make(ctx, self.catalogue, self.sync)
         self._session_layout.addWidget(self.workspace, 1)
         self.workspace.show()  # now, not when the layout gets round to it: the focus goes into it below
         self._fit_for_touch(self.workspace)
@@ -205,6 +219,16 @@ class KioskWindow(QWidget):
         self.sign_in.secret.clear()
         self.pages.setCurrentWidget(self.sign_in_page)
         self.sign_in.username.setFocus()
+
+    def show_sync(self) -> SyncDetailsDialog | None:
+        """Sync's details over the session (closed when the kiosk locks, like any dialog)."""
+        if self.sync is None:
+            return None
+        if self.sync_details is not None:
+            self.sync_details.deleteLater()  # made for the user of its time
+        self.sync_details = SyncDetailsDialog(self, self.sync, self.ctx)
+        self.sync_details.open()
+        return self.sync_details
 
     # -- locking ---------------------------------------------------------------------------------------------
     def _idle(self) -> None:

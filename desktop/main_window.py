@@ -1,4 +1,6 @@
-"""The window after sign-in: one tab per workspace the user's role may use, the signed-in user in the status bar.
+"""The window after sign-in: one tab per workspace the user's role may use; the status bar shows sync, the
+catalogue, tokens and the signed-in user. The sync indicator's click (or Ctrl+Shift+S) opens Admin → Sync for an
+admin, and sync's details (with signing in to the server again) for anyone else.
 
 Workspaces: Prescribe (prescribers), Counter (pharmacists and technicians), Patients (roles that may see
 patients), Medicines (everyone), Admin (admins).
@@ -22,32 +24,38 @@ from desktop.icons import icon
 from desktop.patients_panel import PatientsPanel
 from desktop.prescribe_panel import PrescribePanel
 from desktop.status_indicators import StatusIndicators
+from desktop.sync_dialogs import SyncDetailsDialog
+from desktop.sync_runner import SyncRunner
 
 
 @dataclass(frozen=True)
 class Workspace:
     title: str
     permission: Permission | None  # None: every role
-    make: Callable[[ServiceContext, CatalogueWindow], QWidget]
+    make: Callable[[ServiceContext, CatalogueWindow, SyncRunner | None], QWidget]
     icon: str  # resources/icons/<icon>.svg
 
 
-def _medicines(_ctx: ServiceContext, catalogue: CatalogueWindow) -> QWidget:
+def _medicines(_ctx: ServiceContext, catalogue: CatalogueWindow, _sync: SyncRunner | None) -> QWidget:
     return catalogue
 
 
-def _counter(ctx: ServiceContext, catalogue: CatalogueWindow) -> QWidget:
+def _counter(ctx: ServiceContext, catalogue: CatalogueWindow, _sync: SyncRunner | None) -> QWidget:
     return CounterWorkspace(ctx, lambda: catalogue.catalogue)
 
 
-def _prescribe(ctx: ServiceContext, catalogue: CatalogueWindow) -> QWidget:
+def _prescribe(ctx: ServiceContext, catalogue: CatalogueWindow, _sync: SyncRunner | None) -> QWidget:
     return PrescribePanel(ctx, lambda: catalogue.catalogue)
+
+
+def _patients(ctx: ServiceContext, _catalogue: CatalogueWindow, _sync: SyncRunner | None) -> QWidget:
+    return PatientsPanel(ctx)
 
 
 WORKSPACES = (
     Workspace("Prescribe", Permission.PRESCRIBE, _prescribe, "prescribe"),
     Workspace("Counter", Permission.ASSEMBLE, _counter, "counter"),
-    Workspace("Patients", Permission.VIEW_PATIENTS, lambda ctx, _catalogue: PatientsPanel(ctx), "patients"),
+    Workspace("Patients", Permission.VIEW_PATIENTS, _patients, "patients"),
     Workspace("Medicines", None, _medicines, "medicines"),
     Workspace("Admin", Permission.MANAGE_USERS, AdminWorkspace, "admin"),
 )
@@ -56,10 +64,18 @@ WORKSPACES = (
 class MainWindow(QMainWindow):
     signed_out = Signal()
 
-    def __init__(self, ctx: ServiceContext, catalogue: CatalogueWindow, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        catalogue: CatalogueWindow,
+        sync: SyncRunner | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.catalogue = catalogue
+        self.sync = sync
+        self.sync_details: SyncDetailsDialog | None = None
         self.setObjectName("mainWindow")
         self.setWindowTitle(f"RxDesk: {ctx.actor.full_name}")
         self.resize(1280, 800)
@@ -67,9 +83,11 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         for workspace in WORKSPACES:
             if workspace.permission is None or allowed(ctx.actor.role, workspace.permission):
-                self.tabs.addTab(workspace.make(ctx, catalogue), icon(workspace.icon), workspace.title)
+                self.tabs.addTab(workspace.make(ctx, catalogue, sync), icon(workspace.icon), workspace.title)
         self.setCentralWidget(self.tabs)
-        self.indicators = StatusIndicators(self.statusBar(), ctx, lambda: catalogue.catalogue)
+        self.indicators = StatusIndicators(self.statusBar(), ctx, lambda: catalogue.catalogue, sync)
+        if self.indicators.sync is not None:
+            self.indicators.sync.clicked.connect(self.show_sync)
         user = QLabel(f"Signed in: {ctx.actor.full_name} ({ctx.actor.role.value})")
         user.setObjectName("userLabel")
         self.statusBar().addPermanentWidget(user)
@@ -87,6 +105,26 @@ class MainWindow(QMainWindow):
             if self.tabs.tabText(i) == title:
                 return self.tabs.widget(i)
         raise KeyError(title)
+
+    def show_sync(self) -> QWidget | None:
+        """Admin → Sync for an admin; sync's details (and signing in to the server again) for anyone else."""
+        if self.sync is None:
+            return None
+        try:
+            admin = self.workspace("Admin")
+        except KeyError:
+            if self.sync_details is None:
+                self.sync_details = SyncDetailsDialog(self, self.sync, self.ctx)
+            self.sync_details.refresh()
+            self.sync_details.show()
+            self.sync_details.raise_()
+            self.sync_details.activateWindow()
+            return self.sync_details
+        assert isinstance(admin, AdminWorkspace)
+        self.tabs.setCurrentWidget(admin)
+        admin.setCurrentWidget(admin.sync)
+        admin.sync.setFocus()
+        return admin.sync
 
     def sign_out(self) -> None:
         # The catalogue view outlives a session (it may be building the catalogue): hand it back before closing.

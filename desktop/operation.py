@@ -168,6 +168,12 @@ def _relay() -> _Relay:
     return relay
 
 
+def announce(*topics: str) -> None:
+    """On the UI thread, after work done there (not through an Operation) changed data: views showing it refresh,
+    and sync sends it soon (desktop.topics)."""
+    change_notifier().changed.emit(frozenset(topics))
+
+
 def change_notifier() -> ChangeNotifier:
     if "notifier" not in _singletons:
         _singletons["notifier"] = ChangeNotifier()

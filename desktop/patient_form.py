@@ -32,6 +32,8 @@ from core.patients.notifications import NotifyBy, consent_sentence
 from core.patients.records import FIELD_LABELS, FieldError, PatientDetails, PossibleDuplicate, create_patient
 from core.patients.records import update_patient as update_patient_record
 from core.storage.models import Patient
+from desktop.operation import announce
+from desktop.topics import PATIENTS_CHANGED
 
 SEXES = ("", "female", "male", "other", "unknown")
 WAYS = tuple(NotifyBy)  # the order of the "Tell them by" list
@@ -192,6 +194,7 @@ class PatientForm(QDialog):
             self.error.show()
             return
         self.patient = patient
+        announce(PATIENTS_CHANGED)
         self.saved.emit(patient)
         self.accept()
 

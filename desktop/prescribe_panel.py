@@ -57,13 +57,12 @@ from desktop.findings_view import FindingsView
 from desktop.icons import icon
 from desktop.item_editor import ItemEditor, ItemRequest, schedule_badge
 from desktop.messages import error_text
-from desktop.operation import Operation
+from desktop.operation import Operation, announce
 from desktop.pin_dialog import ask_pin
 from desktop.printing import DocumentKind, PrintPreviewDialog, preview_and_print
+from desktop.topics import PRESCRIPTIONS_CHANGED, TOKENS_CHANGED
 from desktop.type_ahead import TypeAheadSearch
 
-TOKENS_CHANGED = "tokens"  # change topics (desktop.operation)
-PRESCRIPTIONS_CHANGED = "prescriptions"
 PATIENT_SEARCH_DELAY_MS = 120
 MEDICINE_RESULTS = 30
 ITEM_COLUMNS = ("Medicine", "CD", "Dose", "Quantity", "Days", "")
@@ -539,6 +538,7 @@ class PrescribePanel(QWidget):
             return
         try:
             cancel_prescription(self.ctx, self.rx.id, DISCARD_REASON)
+            announce(PRESCRIPTIONS_CHANGED)
         except RxDeskError as exc:
             self.say(str(exc), Outcome.BLOCK)
             return

@@ -1,6 +1,8 @@
-"""What the status bar always shows: the connection, the catalogue release in use and the token balance.
+"""What the status bar always shows: sync (desktop.sync_indicator), the catalogue release in use and the token
+balance.
 
-Each is refreshed when an operation announces a change to it (desktop.operation topics), never polled.
+Sync follows the app's sync runner; the others are refreshed when an operation announces a change to them
+(desktop.topics), never polled.
 """
 
 from __future__ import annotations
@@ -18,26 +20,31 @@ from core.users.roles import Permission, allowed
 from desktop.catalogue_window import CATALOGUE_CHANGED
 from desktop.detail_html import format_date
 from desktop.operation import change_notifier
-from desktop.prescribe_panel import TOKENS_CHANGED
-
-NOT_CONNECTED = "Offline: sync with the server is not set up on this workstation"
+from desktop.sync_indicator import SyncIndicator
+from desktop.sync_runner import SyncRunner
+from desktop.topics import TOKENS_CHANGED
 
 
 class StatusIndicators:
-    def __init__(self, bar: QStatusBar, ctx: ServiceContext, catalogue: Callable[[], Catalogue | None]) -> None:
+    def __init__(
+        self,
+        bar: QStatusBar,
+        ctx: ServiceContext,
+        catalogue: Callable[[], Catalogue | None],
+        sync: SyncRunner | None = None,
+    ) -> None:
         self.ctx = ctx
         self.catalogue = catalogue
-        self.connection = QLabel("● Offline")
-        self.connection.setObjectName("connectionLabel")
-        self.connection.setToolTip(NOT_CONNECTED)
-        self.connection.setAccessibleName("Connection")
+        self.sync = SyncIndicator(sync) if sync is not None else None  # none in a window without the app's sync
         self.release = QLabel()
         self.release.setObjectName("releaseLabel")
         self.release.setAccessibleName("Catalogue release")
         self.tokens = QLabel()
         self.tokens.setObjectName("tokensLabel")
         self.tokens.setAccessibleName("Token balance")
-        for label in (self.connection, self.release, self.tokens):
+        if self.sync is not None:
+            bar.addPermanentWidget(self.sync)
+        for label in (self.release, self.tokens):
             bar.addPermanentWidget(label)
         self.refresh_release()
         self.refresh_tokens()

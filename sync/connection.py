@@ -177,3 +177,22 @@ def connect_workstation(
             after={"endpoint": settings.endpoint, "project": settings.project, "team": settings.team, "email": email},
         )
     return settings
+
+
+def disconnect_workstation(ctx: ServiceContext) -> None:
+    """Sign this workstation out of the server, as an admin (audited): sync pauses until someone signs in again;
+    the server's address stays for that, and nothing queued is lost."""
+    require(ctx, Permission.MANAGE_USERS)
+    settings = read_server_settings(ctx.database)
+    if settings is None:
+        return
+    sign_out(ctx.database)
+    with ctx.database.transaction() as session:
+        record_event(
+            session,
+            ctx,
+            "sync.sign_out",
+            "workstation",
+            ctx.workstation,
+            before={"endpoint": settings.endpoint, "project": settings.project, "email": settings.email},
+        )

@@ -8,6 +8,7 @@ tries again. Local work is never blocked or lost by sync.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable
@@ -84,6 +85,8 @@ class SyncEngine:
         self._status = SyncStatus(SyncState.NOT_CONNECTED)
         self._failures = 0
         self._next_try: datetime | None = None
+        self._trying: str | None = None  # digest of the session the running sync uses
+        self._ended: str | None = None  # digest of the session the server answered 401 to: not tried again
         self.listeners: list[Callable[[SyncStatus], None]] = []
         self.on_step: Step = lambda _step: None
         self.refresh_status()
@@ -112,13 +115,18 @@ class SyncEngine:
         settings = read_server_settings(self.database)
         if settings is None:
             self._set(state=SyncState.NOT_CONNECTED, detail="No server is set up for this installation.")
-        elif self._status.state in (SyncState.NOT_CONNECTED, SyncState.NEEDS_SIGN_IN) and self._secret(settings):
+        elif self._status.state in (SyncState.NOT_CONNECTED, SyncState.NEEDS_SIGN_IN) and self._usable(settings):
             self._set(state=SyncState.OFFLINE, detail=f"{settings.email} at {settings.endpoint}")
         elif self._status.state is SyncState.NOT_CONNECTED:
             self._set(state=SyncState.NEEDS_SIGN_IN, detail="Sign in to the server to sync.")
         else:
             self._set()
         return self._status
+
+    def _usable(self, settings: ServerSettings) -> bool:
+        """A session is stored, and it is not the one the server said has ended (sign-in makes a new one)."""
+        secret = self._secret(settings)
+        return secret is not None and _digest(secret) != self._ended
 
     def _secret(self, settings: ServerSettings) -> str | None:
         try:
@@ -162,6 +170,10 @@ class SyncEngine:
         if secret is None:
             if self._status.state is not SyncState.ERROR:
                 self._set(state=SyncState.NEEDS_SIGN_IN, detail="Sign in to the server to sync.")
+            return None
+        self._trying = _digest(secret)
+        if self._trying == self._ended:  # paused until someone signs in again: nothing is sent with a dead session
+            self._set(state=SyncState.NEEDS_SIGN_IN)
             return None
         transport = self._transport(settings, secret, workstation_name(self.database))
         if not transport.online():
@@ -213,6 +225,7 @@ class SyncEngine:
     def _failed(self, exc: AppwriteException) -> None:
         kind = classify(exc)
         if kind is Failure.SIGN_IN:
+            self._ended = self._trying
             self._set(state=SyncState.NEEDS_SIGN_IN, detail="The server session has ended: sign in again.")
             return
         self._backoff()
@@ -222,6 +235,10 @@ class SyncEngine:
         self._failures += 1
         delay = min(MAX_BACKOFF, timedelta(seconds=2 ** min(self._failures, 9)))
         self._next_try = self.clock() + delay
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 class SyncScheduler:
@@ -243,11 +260,14 @@ class SyncScheduler:
     def sync_soon(self) -> None:
         self._wake.set()
 
-    def stop(self, timeout_s: float = 10.0) -> None:
+    def stop(self, timeout_s: float = 10.0) -> bool:
+        """Ask the thread to end and wait up to ``timeout_s``; whether it has ended (a sync in progress finishes its
+        request first)."""
         self._stop.set()
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout_s)
+        return not self._thread.is_alive()
 
     def _run(self) -> None:
         while not self._stop.is_set():

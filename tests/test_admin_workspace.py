@@ -58,7 +58,8 @@ def press(dialog: FormDialog) -> None:
 def test_the_admin_sees_every_admin_tab(qtbot: QtBot, clinic: Clinic, admin: AdminWorkspace) -> None:
     assert admin.titles() == ["Users", "Organisation", "Tokens", "Catalogue", "Audit log", "Sync"]
     admin.setCurrentWidget(admin.sync)
-    assert "Changes waiting to be sent" in admin.sync.status.text()
+    assert "not connected" in admin.sync.server.text() and not admin.sync.sync_button.isEnabled()
+    assert admin.sync.inbox_title.text().startswith("Sync inbox: empty")
 
 
 def test_only_admins_get_the_admin_workspace(qtbot: QtBot, clinic: Clinic, catalogue_window: CatalogueWindow) -> None:

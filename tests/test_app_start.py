@@ -32,6 +32,13 @@ def test_first_run_signs_in_opens_the_workspaces_and_signs_out(
         gc.collect()  # the session's window must be held, not left to Python's collector
         assert gui.session is not None and gui.session.isVisible()
         assert gui.session.titles() == ["Prescribe", "Patients", "Medicines"] and not gui.sign_in_window.isVisible()
+        # Sync runs from the start in its own thread; a fresh installation has no server yet.
+        qtbot.waitUntil(lambda: gui.sync.running and gui.sync.status is not None, timeout=5000)
+        sync_indicator = gui.session.indicators.sync
+        assert sync_indicator is not None
+        qtbot.waitUntil(lambda: sync_indicator.text() == "● Not connected")
+        assert gui.sync.scheduler is not None
+        sync_thread = gui.sync.scheduler._thread
         gui.session.sign_out()
         assert gui.session is None and gui.sign_in_window.isVisible()
     finally:
@@ -40,4 +47,5 @@ def test_first_run_signs_in_opens_the_workspaces_and_signs_out(
         gui.catalogue.close()
         gui.close()
         app.setProperty("rxdesk_gui", None)
+    assert not gui.sync.running and not sync_thread.is_alive()  # ended before the database closed
     assert (tmp_path / "data" / "rxdesk.sqlite").exists() and (tmp_path / "data" / "dmd.sqlite").exists()

@@ -10,6 +10,8 @@ from core.prescriptions.drafting import add_item, create_prescription
 from core.prescriptions.queries import get_prescription
 from core.prescriptions.signing import sign_prescription
 from desktop.counter_panel import CounterPanel
+from desktop.operation import change_notifier
+from desktop.topics import DISPENSINGS_CHANGED
 from tests.clinic import PRESCRIBER_PIN, Clinic
 from tests.prescribing_helpers import add_patient, fund_clinic
 from tests.test_dispensing import SCHEDULE_4, gtin_of, vmp_with_gtin
@@ -49,7 +51,9 @@ def test_scan_open_check_packs_and_dispense_part(qtbot: QtBot, clinic: Clinic, d
     panel.scanned(gtin_of(demo_catalogue, vmp))
     assert panel.message.property("outcome") == "allow" and panel.items.item(0, 4).text().startswith("✓")
     panel.items.cellWidget(0, 3).setValue(20)
-    panel.dispense_button.click()
+    with qtbot.waitSignal(change_notifier().changed, timeout=1000) as announced:  # views refresh, sync sends it
+        panel.dispense_button.click()
+    assert DISPENSINGS_CHANGED in announced.args[0]
     assert "partially dispensed" in panel.message.text() and "8 " in panel.message.text()
     with clinic.database.reader() as session:
         rx = get_prescription(session, rx_id)

@@ -4,13 +4,17 @@
 
 Starts RxDesk as ``rxdesk`` does on a fresh data folder (demo installation, demo catalogue), signs in as each
 demo user and drives one workspace per picture, then saves the window. NAME picks some of the pictures; ``kiosk``
-alone starts the app as ``rxdesk --kiosk`` does.
+alone starts the app as ``rxdesk --kiosk`` does. ``sync`` signs the installation in to a stand-in Appwrite server
+(tests/fakes/appwrite, on 127.0.0.1, with the session in a keyring kept in memory) and makes a conflict for the
+inbox with a second workstation of the same organisation.
 """
 
 from __future__ import annotations
 
 import sys
+import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtTest import QTest
@@ -20,6 +24,7 @@ from core.context import ServiceContext
 from core.demo import DEMO_PASSWORD, DEMO_PIN
 from core.dmd.catalogue import Catalogue
 from core.patients.allergies import record_allergy
+from core.patients.records import PatientDetails, get_patient, update_patient
 from core.patients.search import search_patients
 from core.prescriptions.drafting import add_item, create_prescription
 from core.prescriptions.signing import sign_prescription
@@ -31,6 +36,8 @@ from desktop.counter_workspace import CounterWorkspace
 from desktop.main_window import MainWindow
 from desktop.patients_panel import PatientsPanel
 from desktop.prescribe_panel import PrescribePanel
+from sync.appwrite_api import install_timeouts
+from sync.engine import SyncState
 
 SIZE = (1280, 800)
 
@@ -201,6 +208,73 @@ def admin(gui: Gui, out: Path) -> None:
     session.sign_out()
 
 
+def _synced(gui: Gui, inbox: int | None = None) -> bool:
+    status = gui.sync.status
+    if status is None or status.state is not SyncState.UP_TO_DATE or status.pending:
+        return False
+    return inbox is None or status.inbox == inbox
+
+
+def sync(gui: Gui, out: Path) -> None:
+    """Admin → Sync: the workstation signed in (through the dialog) to a stand-in server, one conflict in the inbox."""
+    import keyring
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository: its tests/ holds the stand-in
+    from tests.fakes.appwrite import AppwriteStandin
+    from tests.fakes.memory_keyring import MemoryKeyring
+    from tests.sync_world import ACCOUNT_PASSWORD, world
+
+    keyring.set_keyring(MemoryKeyring())  # Xvfb has no keyring service; this one is gone when the script ends
+    # A busy build machine can take longer than Appwrite's 30 s (and the SDK's 45 s wait) over the first batch of the
+    # installation's changes: sync retries it, but that error is not what this picture is of.
+    install_timeouts(read_s=300)
+    server = AppwriteStandin(rate_limits=False, sync_timeout=300).start()
+    try:
+        riverside = world(server, Path(tempfile.mkdtemp(prefix="rxdesk-sync-shots-")))
+        email = "alex.admin@riverside.example"
+        riverside.account(email)
+        session = sign_in(gui, "admin")
+        workspace = session.workspace("Admin")
+        assert isinstance(workspace, AdminWorkspace)
+        session.tabs.setCurrentWidget(workspace)
+        panel = workspace.sync
+        workspace.setCurrentWidget(panel)
+        dialog = panel.sign_in()
+        assert dialog is not None
+        for field, text in ((dialog.endpoint, server.endpoint), (dialog.project, server.project_id),
+                            (dialog.email, email), (dialog.password, ACCOUNT_PASSWORD)):  # fmt: skip
+            field.setText(text)
+        dialog.submit()
+        wait_until(lambda: not dialog.isVisible())
+        wait_until(lambda: _synced(gui), 120_000)
+        # The demo's opening credit was made here, and the server takes credits only from payments: seen, dismissed.
+        wait_until(lambda: panel.inbox.rowCount() == (gui.sync.status.inbox if gui.sync.status else -1))
+        while panel.inbox.rowCount():
+            panel.inbox.selectRow(0)
+            panel.dismiss_button.click()
+        # Reception, another workstation of the organisation, changes Alice Jones's phone number first...
+        reception = riverside.device("reception")
+        reception.sync()
+        [alice] = search_patients(session.ctx, "jones")
+        with reception.database.reader() as db:
+            theirs = PatientDetails.of(get_patient(db, alice.id))
+        update_patient(reception.sign_in("reception-admin"), alice.id, replace(theirs, phone="0113 496 0222"))
+        reception.sync()
+        # ...and this workstation changes it too before hearing of that: the server keeps the first.
+        with gui.database.reader() as db:
+            mine = PatientDetails.of(get_patient(db, alice.id))
+        update_patient(session.ctx, alice.id, replace(mine, phone="0113 496 0333", email="alice.jones@example.org"))
+        panel.sync_button.click()
+        wait_until(lambda: _synced(gui, inbox=1), 60_000)
+        wait_until(lambda: panel.inbox.rowCount() == 1)
+        panel.inbox.selectRow(0)
+        save(session, out / "admin-sync.png")
+        session.sign_out()
+    finally:
+        gui.sync.stop()  # before the server goes
+        server.close()
+
+
 def kiosk(gui: Gui, out: Path) -> None:
     """Needs a kiosk start (main() does one when this is the only picture asked for)."""
     window = gui.kiosk_window
@@ -225,6 +299,7 @@ PICTURES: dict[str, Callable[[Gui, Path], None]] = {
     "patients": patients,
     "medicines": medicines,
     "admin": admin,
+    "sync": sync,  # last: it connects the installation to a server
 }
 KIOSK_PICTURES: dict[str, Callable[[Gui, Path], None]] = {"kiosk": kiosk}
 
@@ -244,7 +319,7 @@ def main() -> int:
     for name in wanted:
         {**PICTURES, **KIOSK_PICTURES}[name](gui, out)
         wait_until(lambda: gui.sign_in_window.isVisible())
-    gui.database.close()
+    gui.close()
     app.processEvents()
     return 0
 
