@@ -19,7 +19,7 @@ from core.dmd.catalogue import Catalogue
 from core.kiosk import KioskSettings, KioskWorkspace
 from core.outbox import outbox_counts
 from core.patients.records import PatientDetails, create_patient, update_patient
-from core.tokens.ledger import add_credit, create_account
+from core.tokens.ledger import EntryKind, _append, create_account
 from desktop.admin_sync import SyncPanel
 from desktop.admin_workspace import AdminWorkspace
 from desktop.catalogue_window import CatalogueWindow
@@ -210,9 +210,11 @@ def test_a_conflict_lands_in_the_inbox_and_restore_mine_sends_it_back(
     reception_ws.sync()
     assert reception_ws.rows("patient")[patient_id]["phone"] == "01134960333"
 
-    # A change the server refuses outright: nothing to restore, only to dismiss.
+    # A change the server refuses outright: nothing to restore, only to dismiss. A credit typed in before this
+    # installation was connected to a server (it is refused here now) waits in the queue and is sent.
     account = create_account(clinic.admin, "organisation", clinic.clinic.id)
-    add_credit(clinic.admin, account.id, 500, "Cash at the desk")
+    with clinic.database.transaction() as session:
+        _append(session, clinic.admin, account, EntryKind.CREDIT, 500, "Cash at the desk")
     panel.sync_button.click()
     wait_for(qtbot, runner, SyncState.UP_TO_DATE, pending=0, inbox=1)
     qtbot.waitUntil(lambda: panel.inbox.rowCount() == 1)
