@@ -39,8 +39,8 @@ from desktop.sync_indicator import STATE_NAMES, last_sync_text, plural
 from desktop.sync_runner import SyncRunner
 from desktop.topics import SYNC_CHANGED
 from sync.connection import ServerSettings, disconnect_workstation, read_server_settings
-from sync.engine import SyncState, SyncStatus
 from sync.inbox import InboxItem, dismiss, open_items, restore
+from sync.status import SyncState, SyncStatus
 
 INBOX_COLUMNS = ("Kind", "Table", "Row", "Reason", "When")
 FIELD_COLUMNS = ("Field", "Mine", "Server")

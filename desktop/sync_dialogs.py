@@ -34,7 +34,7 @@ from desktop.sync_indicator import STATE_NAMES, counts_text, last_sync_text
 from desktop.sync_runner import SyncRunner
 from desktop.topics import SYNC_CHANGED
 from sync.connection import ServerSettings, connect_workstation, read_server_settings
-from sync.engine import SyncState, SyncStatus
+from sync.status import SyncState, SyncStatus
 
 log = logging.getLogger(__name__)
 

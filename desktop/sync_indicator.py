@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QToolButton, QWidget
 
 from core.documents.formatting import format_uk_datetime
 from desktop.sync_runner import SyncRunner
-from sync.engine import SyncState, SyncStatus
+from sync.status import SyncState, SyncStatus
 
 SHORTCUT = "Ctrl+Shift+S"
 REFRESH_MS = 30_000  # "Synced 2 min ago" moves on by itself

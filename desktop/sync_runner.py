@@ -21,6 +21,7 @@ import queue
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
@@ -30,7 +31,10 @@ from core.storage.database import Database
 from desktop.messages import error_text
 from desktop.operation import Operation, change_notifier
 from desktop.topics import FROM_SERVER, LOCAL_WORK
-from sync.engine import SyncEngine, SyncScheduler, SyncState, SyncStatus
+from sync.status import SyncState, SyncStatus
+
+if TYPE_CHECKING:
+    from sync.engine import SyncEngine, SyncScheduler
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +100,7 @@ class SyncRunner(QObject):
         if self._starting is not None or self.engine is not None or self._stopped:
             return
         database, clock = self.database, self.clock
-        operation = Operation(lambda _report: SyncEngine(database, clock=clock))
+        operation = Operation(lambda _report: _make_engine(database, clock))
         operation.succeeded.connect(self._begin)
         operation.failed.connect(self._not_begun)
         self._starting = operation.start()
@@ -113,6 +117,8 @@ class SyncRunner(QObject):
         engine.listeners.append(self._heard)
         engine.on_step = self._heard_step
         self._show(engine.status)
+        from sync.engine import SyncScheduler  # loaded with the engine, off the UI thread (see _make_engine)
+
         self.scheduler = SyncScheduler(engine, self.interval, self.tick_s)
         self.scheduler.start()
         self.scheduler.sync_soon()  # the state is known at once, not after the first interval
@@ -211,3 +217,11 @@ def _stopped_a_sync(before: SyncState | None, after: SyncState) -> bool:
     if after is SyncState.OFFLINE:
         return before not in (None, SyncState.NOT_CONNECTED, SyncState.NEEDS_SIGN_IN)
     return after is SyncState.NEEDS_SIGN_IN and before is SyncState.SYNCING
+
+
+def _make_engine(database: Database, clock: Callable[[], datetime]) -> SyncEngine:
+    # Imported here, in the worker: the engine brings the Appwrite SDK, whose hundreds of models take a good part
+    # of a second to load, and the sign-in window must not wait for them.
+    from sync.engine import SyncEngine
+
+    return SyncEngine(database, clock=clock)

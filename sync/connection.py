@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-
-import httpx
-from appwrite.exception import AppwriteException
-from appwrite.services.teams import Teams
+from typing import TYPE_CHECKING
 
 from core.audit.log import record_event
 from core.context import ServiceContext
@@ -20,8 +17,11 @@ from core.errors import RxDeskError
 from core.settings import SYNC_SERVER_SETTING, read_setting, workstation_name, write_setting
 from core.storage.database import Database
 from core.users.roles import Permission, require
-from sync.appwrite_api import CONNECT_TIMEOUT_S, describe, session_client
 from sync.secrets import delete_secret, get_secret, set_secret
+
+if TYPE_CHECKING:
+    import httpx
+# The Appwrite SDK and httpx are imported where a sign-in uses them: showing the connection must stay quick.
 
 SETTING = SYNC_SERVER_SETTING
 _SESSION_WHAT = "the server session"
@@ -70,6 +70,10 @@ def sign_in(
 
     ``team`` may be left out when the account belongs to exactly one team.
     """
+    import httpx
+
+    from sync.appwrite_api import CONNECT_TIMEOUT_S
+
     endpoint = endpoint.rstrip("/")
     try:
         response = httpx.post(
@@ -125,6 +129,11 @@ def _fallback_secret(response: httpx.Response, project: str) -> str | None:
 
 
 def _team(endpoint: str, project: str, secret: str, wanted: str | None) -> str:
+    from appwrite.exception import AppwriteException
+    from appwrite.services.teams import Teams
+
+    from sync.appwrite_api import describe, session_client
+
     try:
         teams = Teams(session_client(endpoint, project, secret)).list()
     except AppwriteException as exc:

@@ -14,7 +14,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from appwrite.exception import AppwriteException
 from sqlalchemy import func, select
@@ -29,30 +28,13 @@ from sync.checks import CheckReport, reconcile
 from sync.connection import ServerSettings, read_server_settings, session_secret
 from sync.pull import PullReport, pull_all
 from sync.push import _first_admin, mark_attempt, next_batch, record_answers
+from sync.status import SyncState, SyncStatus
 from sync.transport import Transport
 
 log = logging.getLogger(__name__)
 
 STALL_AFTER = timedelta(seconds=30)  # pending changes not tried for this long: the watchdog starts a sync
 MAX_BACKOFF = timedelta(minutes=5)
-
-
-class SyncState(StrEnum):
-    NOT_CONNECTED = "not connected"  # no server set up for this installation
-    NEEDS_SIGN_IN = "needs sign-in"
-    OFFLINE = "offline"
-    SYNCING = "syncing"
-    UP_TO_DATE = "up to date"
-    ERROR = "error"
-
-
-@dataclass(frozen=True)
-class SyncStatus:
-    state: SyncState
-    detail: str = ""  # why, for the panel: the last error, or who is signed in where
-    last_sync: datetime | None = None  # the last sync that completed
-    pending: int = 0  # changes waiting to be sent
-    inbox: int = 0  # rejected or conflicting changes nobody has dealt with yet
 
 
 @dataclass
