@@ -10,8 +10,9 @@ only once the credit has been pulled like any other ledger entry (fulfilment is 
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from appwrite.client import Client
@@ -35,17 +36,50 @@ class BillingError(RxDeskError):
 
 
 @dataclass(frozen=True)
+class Pack:
+    """A token pack on sale (the billing function's ``packs.json``)."""
+
+    name: str
+    tokens: int
+    amount_pence: int
+    currency: str
+
+
+@dataclass(frozen=True)
 class TopUp:
     """A payment the server has started: what the embedded payment page needs."""
 
     payment_id: str
-    client_secret: str  # for Stripe.js only: never logged, never stored
+    client_secret: str = field(repr=False)  # for Stripe.js only: never logged, never stored
     publishable_key: str
     amount_pence: int
     currency: str
     tokens: int
     pack: str
     status: str
+    stripe_js_url: str  # the server's choice: Stripe's own, or a fake Stripe in tests
+
+    @property
+    def payment_intent(self) -> str:
+        """The PaymentIntent's id: the client secret's part before ``_secret_`` (Stripe's format)."""
+        return payment_intent_of(self.client_secret)
+
+    @property
+    def credit_id(self) -> str:
+        """The ledger entry the webhook creates for this payment (docs/sync.md, "Payments")."""
+        return credit_entry_id(self.payment_intent)
+
+
+def payment_intent_of(client_secret: str) -> str:
+    intent, found, _ = client_secret.partition("_secret_")
+    if not found or not intent.startswith("pi_"):
+        raise BillingError("The server's answer to the payment was not understood.")
+    return intent
+
+
+def credit_entry_id(payment_intent: str) -> str:
+    """The credit's row id, as the billing function derives it: ``cr`` + 30 hex of sha256("credit:<pi id>")."""
+    return "cr" + hashlib.sha256(f"credit:{payment_intent}".encode()).hexdigest()[:30]
 
 
 @dataclass(frozen=True)
@@ -68,6 +102,19 @@ def _client(ctx: ServiceContext) -> tuple[ServerSettings, Client]:
     return settings, session_client(settings.endpoint, settings.project, secret)
 
 
+def list_packs(ctx: ServiceContext) -> list[Pack]:
+    """The token packs the server sells, cheapest first (``GET /packs``, as the signed-in user)."""
+    _, client = _client(ctx)
+    answer = _execute(client, None, path="/packs", method=ExecutionMethod.GET, doing="The packs could not be listed")
+    try:
+        packs = [
+            Pack(str(p["pack"]), int(p["tokens"]), int(p["amount_pence"]), str(p["currency"])) for p in answer["packs"]
+        ]
+    except (KeyError, TypeError, ValueError):
+        raise BillingError("The server's list of token packs was not understood.") from None
+    return packs
+
+
 def start_top_up(ctx: ServiceContext, account_id: str, pack: str, *, request_id: str | None = None) -> TopUp:
     """Ask the server for a payment of ``pack`` for the token account, bought by the signed-in user (the server
     checks that they may: an admin for a clinic's pool, a prescriber for their own account). Send the same
@@ -82,7 +129,7 @@ def start_top_up(ctx: ServiceContext, account_id: str, pack: str, *, request_id:
     }
     answer = _execute(client, body)
     try:
-        return TopUp(
+        top_up = TopUp(
             str(answer["payment_id"]),
             str(answer["client_secret"]),
             str(answer["publishable_key"]),
@@ -91,9 +138,14 @@ def start_top_up(ctx: ServiceContext, account_id: str, pack: str, *, request_id:
             int(answer["tokens"]),
             str(answer["pack"]),
             str(answer["status"]),
+            str(answer["stripe_js_url"]),
         )
     except (KeyError, TypeError, ValueError):
         raise BillingError("The server's answer to the payment was not understood.") from None
+    payment_intent_of(top_up.client_secret)  # a secret of Stripe's shape, or the answer is refused here
+    if not top_up.stripe_js_url.startswith(("https://", "http://127.0.0.1:", "http://localhost:")):
+        raise BillingError("The server named a payment page script that is not served securely.")
+    return top_up
 
 
 def payment_status(ctx: ServiceContext, payment_id: str) -> PaymentStatus:
@@ -116,13 +168,25 @@ def payment_status(ctx: ServiceContext, payment_id: str) -> PaymentStatus:
     )
 
 
-def _execute(client: Client, body: dict[str, Any]) -> dict[str, Any]:
+def _execute(
+    client: Client,
+    body: dict[str, Any] | None,
+    *,
+    path: str = "/payments",
+    method: ExecutionMethod = ExecutionMethod.POST,
+    doing: str = "The payment could not be started",
+) -> dict[str, Any]:
     try:
         execution = Functions(client).create_execution(
-            BILLING, body=json.dumps(body), xasync=False, path="/payments", method=ExecutionMethod.POST
+            BILLING, body=json.dumps(body) if body is not None else "", xasync=False, path=path, method=method
         )
     except AppwriteException as exc:
-        raise BillingError(f"The payment could not be started: {describe(exc)}") from None
+        code = exc.code if isinstance(exc.code, int) else 0
+        if code == 401:
+            raise BillingError("The server has signed this workstation out: sign it in again (Admin → Sync).") from None
+        if code == 0:
+            raise BillingError(f"{doing}: the server could not be reached, so check the network.") from None
+        raise BillingError(f"{doing}: {describe(exc)}") from None
     status = int(execution.responsestatuscode or 0)
     try:
         answer = json.loads(execution.responsebody or "{}")

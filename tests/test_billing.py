@@ -23,7 +23,7 @@ import pytest
 from core.tokens.balance import prescriber_balance
 from core.tokens.ledger import create_account
 from sync import server_config
-from sync.billing import BillingError, TopUp, payment_status, start_top_up
+from sync.billing import BillingError, Pack, TopUp, list_packs, payment_status, start_top_up
 from tests.clinic import Clinic
 from tests.fakes.appwrite import AppwriteStandin
 from tests.fakes.localstripe_server import LocalStripe
@@ -116,6 +116,7 @@ def billing(
             "STRIPE_PUBLISHABLE_KEY": localstripe.publishable_key,
             "STRIPE_WEBHOOK_SECRET": webhook_secret,
             "STRIPE_API_BASE": localstripe.api_base,
+            "STRIPE_JS_URL": localstripe.js_url,
         },
     )
     localstripe.send_webhooks_to(sync_world.server.function_url("billing", "/webhook"), webhook_secret)
@@ -127,6 +128,8 @@ def test_a_card_payment_credits_the_pool_once_and_the_workstation_sees_it(billin
     top_up = start_top_up(billing.clinic.admin, billing.pool, "small")
     assert (top_up.amount_pence, top_up.currency, top_up.tokens, top_up.status) == (1000, "gbp", 100, "created")
     assert top_up.publishable_key == billing.stripe.publishable_key
+    assert top_up.stripe_js_url == billing.stripe.js_url  # the function's STRIPE_JS_URL (a test key: honoured)
+    assert top_up.client_secret not in repr(top_up)
     intent = billing.stripe.client().v1.payment_intents.retrieve(billing.intent_id(top_up))
     assert (intent.amount, intent.currency) == (1000, "gbp")  # (localstripe keeps no payment_method_types)
     assert intent.metadata.to_dict() == {
@@ -145,6 +148,7 @@ def test_a_card_payment_credits_the_pool_once_and_the_workstation_sees_it(billin
 
     assert billing.paid(top_up)["status"] == "succeeded"
     credit_id = derived("credit", intent.id)
+    assert (top_up.payment_intent, top_up.credit_id) == (intent.id, credit_id)  # what the workstation waits for
     [credit] = billing.ledger().values()
     assert credit["$id"] == credit_id
     assert (credit["kind"], credit["amount"], credit["account_id"], credit["description"]) == (
@@ -317,6 +321,27 @@ def test_who_may_buy_for_which_account(billing: Billing) -> None:
     assert len(billing.stripe.client().v1.payment_intents.list().data) == 1
     assert [r["status"] for r in billing.server.rows(server_config.DATABASE_ID, "payment")] == ["created"]
     billing.assert_no_secret_leaked(first.client_secret)
+
+
+def test_the_packs_on_sale_and_the_stripe_js_the_page_loads(billing: Billing) -> None:
+    assert list_packs(billing.clinic.prescriber) == [
+        Pack("small", 100, 1000, "gbp"),
+        Pack("medium", 500, 4500, "gbp"),
+        Pack("large", 1000, 8000, "gbp"),
+    ]
+    anonymous = httpx.get(billing.server.function_url("billing", "/packs"), timeout=30)
+    assert anonymous.status_code == 401 and "Sign in" in anonymous.json()["message"]
+    wrong = httpx.get(billing.server.function_url("billing", "/payments"), timeout=30)
+    assert wrong.status_code == 405
+    assert httpx.post(billing.server.function_url("billing", "/nowhere"), timeout=30).status_code == 404
+
+    # With a live publishable key the page only ever loads Stripe's own Stripe.js, whatever the variable says.
+    billing.server.set_function_variables("billing", {"STRIPE_PUBLISHABLE_KEY": "pk_live_" + "x" * 24})
+    top_up = start_top_up(billing.clinic.admin, billing.pool, "small")
+    assert top_up.stripe_js_url == "https://js.stripe.com/v3/"
+    billing.server.set_function_variables("billing", {"STRIPE_JS_URL": ""})
+    billing.server.set_function_variables("billing", {"STRIPE_PUBLISHABLE_KEY": billing.stripe.publishable_key})
+    assert start_top_up(billing.clinic.admin, billing.pool, "small").stripe_js_url == "https://js.stripe.com/v3/"
 
 
 def test_the_function_is_self_contained_and_names_the_apps_database() -> None:

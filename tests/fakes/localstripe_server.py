@@ -155,6 +155,11 @@ class LocalStripe:
     def api_base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def js_url(self) -> str:
+        """localstripe's fake Stripe.js (it takes its API's address from where it was loaded)."""
+        return f"{self.api_base}/js.stripe.com/v3/"
+
     def client(self) -> stripe.StripeClient:
         """The official SDK with the secret key, pointed here (as the billing function is in the tests)."""
         return stripe.StripeClient(

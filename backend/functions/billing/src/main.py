@@ -1,7 +1,10 @@
 """billing: prepaid token packs bought by card through Stripe, credited to the token ledger exactly once.
 
-Two routes on one function (``execute: ["any"]``: Stripe calls the webhook on the function's domain, unsigned in
+Three routes on one function (``execute: ["any"]``: Stripe calls the webhook on the function's domain, unsigned in
 Appwrite's sense, so the function itself decides who may do what):
+
+``GET /packs`` (a signed-in user)
+    The packs on sale, cheapest first: ``{"currency", "packs": [{"pack", "tokens", "amount_pence", "currency"}]}``.
 
 ``POST /payments`` (a signed-in user, through ``functions.create_execution``)
     ``{"team", "actor", "account", "pack", "request_id"}``: the caller must be a member of the team, ``actor`` an
@@ -9,8 +12,8 @@ Appwrite's sense, so the function itself decides who may do what):
     an admin for the pool of one of the team's organisations, a prescriber for their own account. A Stripe
     PaymentIntent is created for the pack (GBP, cards only) with an idempotency key from the request id, and a
     ``payment`` row is written (id derived from the team and the request id, so a retried request is answered with
-    the same payment). Answers ``{payment_id, client_secret, publishable_key, amount_pence, currency, tokens, pack,
-    status}``.
+    the same payment). Answers ``{payment_id, client_secret, publishable_key, stripe_js_url, amount_pence, currency,
+    tokens, pack, status}``.
 
 ``POST /webhook`` (Stripe)
     The raw body is checked against ``Stripe-Signature`` with the endpoint's secret (400 and nothing written
@@ -22,7 +25,8 @@ Appwrite's sense, so the function itself decides who may do what):
 
 Self-contained: nothing of RxDesk is imported. Secrets come from the function's variables only
 (``STRIPE_SECRET_KEY``, ``STRIPE_WEBHOOK_SECRET``; ``STRIPE_PUBLISHABLE_KEY`` is public by design;
-``STRIPE_API_BASE`` points the SDK at a fake Stripe in tests and is honoured with a test-mode key only). Logs hold
+``STRIPE_API_BASE`` points the SDK at a fake Stripe in tests and is honoured with a test-mode key only, as is
+``STRIPE_JS_URL``, the Stripe.js the workstation's payment page loads, Stripe's own by default). Logs hold
 ids and outcomes, never a key, a client secret or a card detail.
 """
 
@@ -59,6 +63,7 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 STATUS_RANK = {"created": 0, "failed": 1, "succeeded": 2, "partially_refunded": 3, "refunded": 4}
 REFUND_EVENTS = {"charge.refunded", "charge.refund.updated", "refund.created", "refund.updated"}
 STRIPE_TIMEOUT_S = 20  # the execution itself is cut at 30 s
+STRIPE_JS_URL = "https://js.stripe.com/v3/"  # Stripe.js must be loaded from Stripe, never bundled or self-hosted
 
 
 class Refusal(Exception):
@@ -95,14 +100,16 @@ def _from_unix(seconds: Any) -> str:
 def main(context: Any) -> Any:
     req = context.req
     path = (req.path or "/").rstrip("/") or "/"
-    if req.method != "POST":
-        return context.res.json({"message": "Send a POST to /payments or /webhook."}, 405)
+    if (req.method, path) not in {("GET", "/packs"), ("POST", "/payments"), ("POST", "/webhook")}:
+        if path in {"/packs", "/payments", "/webhook"}:
+            return context.res.json({"message": "Send a GET to /packs, a POST to /payments or /webhook."}, 405)
+        return context.res.json({"message": f"There is no route {path}: use /packs, /payments or /webhook."}, 404)
     try:
+        if path == "/packs":
+            return _packs(context)
         if path == "/webhook":
             return _webhook(context)
-        if path == "/payments":
-            return _create_payment(context)
-        return context.res.json({"message": f"There is no route {path}: use /payments or /webhook."}, 404)
+        return _create_payment(context)
     except Refusal as refusal:
         return context.res.json({"message": str(refusal)}, refusal.status)
     except AppwriteException as exc:
@@ -145,6 +152,31 @@ def _stripe(context: Any) -> stripe.StripeClient:
     )
 
 
+def _stripe_js_url(context: Any, publishable: str) -> str:
+    """The Stripe.js the payment page loads: Stripe's own, unless a test-mode server points its pages elsewhere (a
+    page that takes card numbers never loads another script with a live key)."""
+    url = os.environ.get("STRIPE_JS_URL", "") or STRIPE_JS_URL
+    if url != STRIPE_JS_URL and not publishable.startswith("pk_test_"):
+        context.error("billing: STRIPE_JS_URL is set with a live key; ignored")
+        return STRIPE_JS_URL
+    return url
+
+
+# ---- GET /packs ---------------------------------------------------------------------------------------------------
+
+
+def _packs(context: Any) -> Any:
+    """The packs on sale, for the workstation's choice: signed-in users only (what they may buy for is checked when
+    they buy)."""
+    if not context.req.headers.get("x-appwrite-user-id"):
+        raise Refusal(401, "Sign in first: token packs are shown to signed-in users only.")
+    packs = [
+        {"pack": name, "tokens": int(pack["tokens"]), "amount_pence": int(pack["amount_pence"]), "currency": CURRENCY}
+        for name, pack in sorted(PACKS.items(), key=lambda item: (item[1]["amount_pence"], item[0]))
+    ]
+    return context.res.json({"currency": CURRENCY, "packs": packs})
+
+
 # ---- POST /payments -----------------------------------------------------------------------------------------------
 
 
@@ -173,6 +205,7 @@ def _create_payment(context: Any) -> Any:
     if not publishable:
         context.error("billing: STRIPE_PUBLISHABLE_KEY is not set")
         raise Refusal(503, "Card payments are not set up on this server.")
+    stripe_js = _stripe_js_url(context, publishable)
     team, actor_id, account_id = body["team"], body["actor"], body["account"]
     tables, teams = _tables_and_teams(context)
     ledger = Ledger(tables)
@@ -229,7 +262,7 @@ def _create_payment(context: Any) -> Any:
             existing = ledger.get(PAYMENT, payment_id)  # the same request, recorded first by a retry
         else:
             context.log(f"billing: payment {payment_id} created ({pack_name}, account {account_id}, {intent.id})")
-            return context.res.json(_answer(payment_id, row, intent.client_secret, publishable))
+            return context.res.json(_answer(payment_id, row, intent.client_secret, publishable, stripe_js))
     if existing is None:
         raise Refusal(503, "The payment could not be recorded; try again.")
     if (existing.get("account_id"), existing.get("actor_id"), existing.get("pack")) != (
@@ -244,14 +277,17 @@ def _create_payment(context: Any) -> Any:
         context.error(f"billing: Stripe could not find the payment {payment_id}: {type(exc).__name__} {exc.code}")
         raise Refusal(502, "The card processor could not find the payment; try again.") from None
     context.log(f"billing: payment {payment_id} asked again ({existing.get('status')})")
-    return context.res.json(_answer(payment_id, existing, intent.client_secret, publishable))
+    return context.res.json(_answer(payment_id, existing, intent.client_secret, publishable, stripe_js))
 
 
-def _answer(payment_id: str, row: dict[str, Any], client_secret: Any, publishable: str) -> dict[str, Any]:
+def _answer(
+    payment_id: str, row: dict[str, Any], client_secret: Any, publishable: str, stripe_js: str
+) -> dict[str, Any]:
     return {
         "payment_id": payment_id,
         "client_secret": client_secret,
         "publishable_key": publishable,
+        "stripe_js_url": stripe_js,
         "amount_pence": row["amount_pence"],
         "currency": row["currency"],
         "tokens": row["tokens"],
