@@ -1,5 +1,6 @@
-"""Admin → Tokens: every token account's balance, one account's ledger for a period with the running balance,
-a manual credit (a top-up paid outside the app), and the statement printed."""
+"""Admin → Tokens: every token account's balance (with card top-ups paid here and not yet arrived), one account's
+ledger for a period with the running balance, a top-up by card for the clinic's pool (desktop.top_up_dialog), a
+manual credit (a top-up paid outside the app, on a standalone installation), and the statement printed."""
 
 from __future__ import annotations
 
@@ -30,16 +31,27 @@ from core.errors import RxDeskError, ValidationError
 from core.printing.token_statement import print_token_statement
 from core.tokens.accounts import AccountSummary, list_accounts
 from core.tokens.ledger import Statement, add_credit, statement
+from core.tokens.top_ups import pending_top_ups
 from core.users.roles import Permission, allowed
 from desktop.form_dialog import FormDialog
 from desktop.icons import icon
 from desktop.message_line import MessageLine
 from desktop.messages import error_text
-from desktop.operation import Operation
+from desktop.operation import Operation, change_notifier
 from desktop.printing import DocumentKind, PrintPreviewDialog, preview_and_print
+from desktop.top_up_dialog import TopUpDialog
 from desktop.topics import RECORDS_CHANGED, TOKENS_CHANGED
 
-ACCOUNT_COLUMNS = ("Account", "Kind", "Balance", "Can spend", "Not yet synced", "Overdraft limit", "Server confirmed")
+ACCOUNT_COLUMNS = (
+    "Account",
+    "Kind",
+    "Balance",
+    "Can spend",
+    "Not yet synced",
+    "Card top-up pending",
+    "Overdraft limit",
+    "Server confirmed",
+)
 LINE_COLUMNS = ("When", "Entry", "Tokens", "Description", "Balance", "Synced")
 KIND_NAMES = {"credit": "Credit", "debit": "Debit", "correction": "Correction"}
 MAX_CREDIT = 1_000_000
@@ -64,6 +76,12 @@ def _table(columns: tuple[str, ...], name: str) -> QTableWidget:
     for column in range(len(columns)):
         header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
     return table
+
+
+def balance_text(available: int, pending_top_up: int) -> str:
+    """ "Tokens: 120", or "Tokens: 120 (+100 pending)" while a card top-up paid here has not arrived."""
+    pending = f" (+{pending_top_up:,} pending)" if pending_top_up else ""
+    return f"Tokens: {available:,}{pending}"
 
 
 def _to_date(value: QDate) -> date:
@@ -103,6 +121,8 @@ class TokensPanel(QWidget):
         self.accounts: list[AccountSummary] = []
         self.shown: Statement | None = None
         self.dialog: FormDialog | None = None
+        self.top_up_dialog: TopUpDialog | None = None
+        self.pending: dict[str, int] = {}  # account id → tokens paid by card here, not arrived yet
         self.preview: PrintPreviewDialog | None = None
 
         self.account_table = _table(ACCOUNT_COLUMNS, "Token accounts")
@@ -122,6 +142,10 @@ class TokensPanel(QWidget):
         self.line_table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         self.totals = QLabel()
         self.message = MessageLine()
+        self.top_up_button = QPushButton("Top up by card…")
+        self.top_up_button.setToolTip("Buy a token pack for the clinic's pool by card (paid through the server)")
+        self.top_up_button.setAccessibleName("Top up the pool by card")
+        self.top_up_button.setVisible(allowed(ctx.actor.role, Permission.MANAGE_TOKENS))
         self.credit_button = QPushButton("Credit tokens…")
         self.credit_button.setToolTip("A top-up paid outside the app, e.g. by bank transfer")
         self.credit_button.setVisible(allowed(ctx.actor.role, Permission.MANAGE_TOKENS))
@@ -136,6 +160,7 @@ class TokensPanel(QWidget):
         period.addWidget(self.last_day)
         period.addStretch(1)
         buttons = QHBoxLayout()
+        buttons.addWidget(self.top_up_button)
         buttons.addWidget(self.credit_button)
         buttons.addStretch(1)
         buttons.addWidget(self.print_button)
@@ -158,6 +183,7 @@ class TokensPanel(QWidget):
             self.first_day,
             self.last_day,
             self.line_table,
+            self.top_up_button,
             self.credit_button,
             self.print_button,
         )
@@ -167,9 +193,15 @@ class TokensPanel(QWidget):
         self.account_table.itemSelectionChanged.connect(self.show_statement)
         self.first_day.dateChanged.connect(self.show_statement)
         self.last_day.dateChanged.connect(self.show_statement)
+        self.top_up_button.clicked.connect(self.top_up)
         self.credit_button.clicked.connect(self.credit)
         self.print_button.clicked.connect(self.print_statement)
+        change_notifier().changed.connect(self._on_changes)
         self.refresh()
+
+    def _on_changes(self, topics: frozenset[str]) -> None:
+        if TOKENS_CHANGED in topics and self.isVisible():
+            self.refresh()  # a top-up paid, or a sync that brought credits
 
     def showEvent(self, event: QShowEvent) -> None:
         self.refresh()  # signing elsewhere spends tokens
@@ -179,6 +211,9 @@ class TokensPanel(QWidget):
         selected = self.selected_account()
         try:
             self.accounts = list_accounts(self.ctx)
+            self.pending = {}
+            for top_up in pending_top_ups(self.ctx):
+                self.pending[top_up.account_id] = self.pending.get(top_up.account_id, 0) + top_up.tokens
         except RxDeskError as exc:
             self.message.say(str(exc), failed=True)
             return
@@ -192,6 +227,7 @@ class TokensPanel(QWidget):
                 _cell(f"{account.ledger_balance:,}", number=True),
                 _cell(f"{account.available:,}", number=True),
                 _cell(f"{account.pending:+,}" if account.pending else "0", number=True),
+                _cell(f"+{self.pending[account.id]:,}" if self.pending.get(account.id) else "", number=True),
                 _cell(f"{account.overdraft_limit:,}", number=True),
                 _cell(confirmed),
             )
@@ -220,6 +256,7 @@ class TokensPanel(QWidget):
     def show_statement(self) -> None:
         account = self.selected_account()
         self.credit_button.setEnabled(account is not None)
+        self.top_up_button.setEnabled(account is not None and account.owner_kind == "organisation")
         self.print_button.setEnabled(account is not None)
         self.line_table.setRowCount(0)
         self.shown = None
@@ -227,7 +264,7 @@ class TokensPanel(QWidget):
             self.title.setText("Choose an account to see its ledger.")
             self.totals.clear()
             return
-        self.title.setText(account.name)
+        self.title.setText(f"{account.name} · {balance_text(account.available, self.pending.get(account.id, 0))}")
         try:
             first, last = self.period()
             start = datetime.combine(first, time(), UK)
@@ -255,6 +292,17 @@ class TokensPanel(QWidget):
             f"Opening balance {self.shown.opening_balance:,} · {len(lines)} entries · "
             f"closing balance {self.shown.closing_balance:,}"
         )
+
+    def top_up(self) -> TopUpDialog | None:
+        """Buy a pack for the selected pool by card: admins buy for the clinic's pool (prescribers for their own
+        account, from the status bar)."""
+        account = self.selected_account()
+        if account is None:
+            return None
+        dialog = TopUpDialog(self, self.ctx, account.id, account.name)
+        self.top_up_dialog = dialog
+        dialog.open()
+        return dialog
 
     def credit(self) -> FormDialog | None:
         account = self.selected_account()

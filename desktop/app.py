@@ -28,6 +28,7 @@ from desktop.kiosk_window import KioskWindow
 from desktop.main_window import MainWindow
 from desktop.messages import error_text, show_error
 from desktop.operation import Operation
+from desktop.payment_page import prepare_web_engine
 from desktop.sign_in import SignInWindow
 from desktop.start_check import StartCheck
 from desktop.sync_runner import SyncRunner
@@ -43,6 +44,8 @@ def run_gui(
     """Sign in, then the workspaces; with ``kiosk`` the locked-down kiosk (desktop.kiosk_window), showing the
     workspace named by ``kiosk_workspace`` or else this workstation's kiosk setting. With ``check_start`` the same
     start is watched and ends once it has worked or failed (``rxdesk --check-start``, desktop.start_check)."""
+    if QApplication.instance() is None:
+        prepare_web_engine()
     app = QApplication.instance() or QApplication(sys.argv[:1] or ["rxdesk"])
     assert isinstance(app, QApplication)
     check = StartCheck(app) if check_start else None

@@ -29,6 +29,7 @@ from sync.connection import ServerSettings, read_server_settings, session_secret
 
 BILLING = "billing"
 PAYMENT_TABLE = "payment"
+SIGNED_OUT = "The server has signed this workstation out: sign it in again (Admin → Sync)."
 
 
 class BillingError(RxDeskError):
@@ -183,7 +184,7 @@ def _execute(
     except AppwriteException as exc:
         code = exc.code if isinstance(exc.code, int) else 0
         if code == 401:
-            raise BillingError("The server has signed this workstation out: sign it in again (Admin → Sync).") from None
+            raise BillingError(SIGNED_OUT) from None
         if code == 0:
             raise BillingError(f"{doing}: the server could not be reached, so check the network.") from None
         raise BillingError(f"{doing}: {describe(exc)}") from None
@@ -194,6 +195,8 @@ def _execute(
         answer = None
     if not isinstance(answer, dict):
         raise BillingError("The server's answer to the payment was not understood.")
+    if status == 401:  # the session is gone: the function ran for nobody
+        raise BillingError(SIGNED_OUT)
     if status >= 400 or status == 0:
         message = answer.get("message")
         raise BillingError(str(message) if message else f"The server refused the payment ({status}).")

@@ -22,8 +22,11 @@ from tests.release_zips import SAMPLE_2019, SAMPLE_2021, SAMPLE_BONUS_ZIP, build
 # The Appwrite stand-in's fixtures: appwrite_server (a factory) and appwrite; localstripe (a fake Stripe server).
 pytest_plugins = ["tests.fakes.appwrite.plugin", "tests.fakes.localstripe_server"]
 
-# Qt widget tests need no display (DESIGN.md section 9); set before pytest-qt creates the QApplication.
+# Qt widget tests need no display (DESIGN.md section 9); set before pytest-qt creates the QApplication. The card
+# payment page's tests start Qt WebEngine, whose Chromium sandbox refuses to run as root (as CI runs).
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if hasattr(os, "geteuid") and os.geteuid() == 0:
+    os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
 
 
 def sha256_of(path: Path) -> str:

@@ -19,6 +19,8 @@ class TokenBalance:
     confirmed: int  # the server's balance when last synced
     pending: int  # entries the server has not seen yet (negative for debits)
     overdraft_limit: int
+    account_id: str = ""
+    owner_kind: str = ""  # organisation (the clinic's pool) | user (the prescriber's own)
 
     @property
     def available(self) -> int:
@@ -58,7 +60,12 @@ def prescriber_balance(ctx: ServiceContext) -> TokenBalance | None:
         except InsufficientTokens:
             return None
         return TokenBalance(
-            account.name, account.confirmed_balance, pending_total(session, account.id), account.overdraft_limit
+            account.name,
+            account.confirmed_balance,
+            pending_total(session, account.id),
+            account.overdraft_limit,
+            account.id,
+            account.owner_kind,
         )
 
 

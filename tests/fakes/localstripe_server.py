@@ -24,6 +24,17 @@ What localstripe does by itself, and what this harness changes:
   ``payment_method``, and no publishable key), and it raises no refund events (``charge.refunded``,
   ``refund.created``). ``pay`` therefore does with the secret key what Stripe.js does in the browser with the
   publishable key and the client secret, and ``deliver`` signs and sends an event Stripe would send.
+* Its fake Stripe.js (served at ``/js.stripe.com/v3/``: ``js_url``) mounts a card element of plain ``<input>``s in
+  the page (number, exp_month, exp_year, cvc, postal_code; each moves the focus on once full), but its
+  ``confirmCardPayment(client_secret, data)`` ignores ``data``: it always opens its own "3D Secure" box ("Complete
+  authentication" / "Fail authentication") and posts ``_authenticate``, which answers only a PaymentIntent already
+  in ``requires_action``. The card step Stripe.js does first (a PaymentMethod from the element's card, the
+  PaymentIntent confirmed with it) it leaves out, and its API takes that step with the secret key only. So the
+  harness adds it: ``STRIPE_JS_CARD_STEP`` (a page script the UI tests inject before the fake loads) wraps the fake's
+  ``confirmCardPayment`` to post the element's card and the client secret to ``/_config/rxdesk/confirm_card/<pi>``,
+  a route added to localstripe's app here, which does in localstripe what Stripe does with them and answers as
+  Stripe.js does: ``{paymentIntent}``, ``{error}`` (type ``card_error`` for a decline), or, for a 3-D Secure card,
+  hands over to the fake's own ``confirmCardPayment`` (its box, then ``_authenticate``).
 * Other gaps the tests know of: it ignores ``Idempotency-Key`` (a repeated create makes a second object), keeps no
   ``payment_method_types``, refunds the whole charge again when a refund names no amount (Stripe refunds what is
   left), and cannot confirm a declined PaymentIntent again with another card (Stripe can).
@@ -50,12 +61,47 @@ import pytest
 import stripe
 from aiohttp import web
 from localstripe import resources, webhooks
+from localstripe.errors import UserError
 from localstripe.server import app
 
 SECRET_KEY_PREFIX = "sk_test_rxdesk_"
 PUBLISHABLE_KEY_PREFIX = "pk_test_rxdesk_"
 WEBHOOK_DELAY_S = 1.0  # localstripe's own: each webhook is sent a second after its event
 EXPIRY = {"exp_month": "12", "exp_year": "2034", "cvc": "123"}
+
+CARD_STEP_ROUTE = "/_config/rxdesk/confirm_card/{id}"  # under /_config/: localstripe asks no key there
+STRIPE_JS_CARD_STEP = (Path(__file__).resolve().parent / "localstripe_card_step.js").read_text(encoding="utf-8")
+
+
+async def _confirm_card(request: web.Request) -> web.Response:
+    """What Stripe does with the card Stripe.js's ``confirmCardPayment`` sends (publishable key and client secret):
+    a card PaymentMethod, the PaymentIntent confirmed with it. Answers as Stripe.js resolves."""
+    intent_id = request.match_info["id"]
+    data = await request.json()
+    intent = resources.PaymentIntent._api_retrieve(intent_id)
+    if not isinstance(data, dict) or data.get("client_secret") != intent.client_secret:
+        raise UserError(401, "Unauthorized")
+    typed = data.get("card") if isinstance(data.get("card"), dict) else {}
+    card = {k: str(typed.get(k, "")) for k in ("number", "exp_month", "exp_year", "cvc")}
+    try:
+        method = resources.PaymentMethod._api_create(type="card", card=card)
+        resources.PaymentIntent._api_update(intent_id, payment_method=method.id)
+        resources.PaymentIntent._api_confirm(intent_id)
+    except UserError as exc:
+        error = dict(exc.body["error"])
+        error["type"] = "card_error" if exc.code == 402 else "validation_error"
+        if exc.code != 402:
+            error["message"] = "Your card's details are incomplete or invalid."
+        error["payment_intent"] = resources.PaymentIntent._api_retrieve(intent_id)._export()
+        return web.json_response({"error": error})
+    intent = resources.PaymentIntent._api_retrieve(intent_id)
+    if intent.status == "requires_action":
+        return web.json_response({"next": "authenticate"})  # the fake's own 3-D Secure box takes over
+    return web.json_response({"paymentIntent": intent._export()})
+
+
+if not app.frozen:  # localstripe's one app, not served yet in this process
+    app.router.add_post(CARD_STEP_ROUTE, _confirm_card)
 
 _running: LocalStripe | None = None
 _running_lock = threading.Lock()
