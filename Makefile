@@ -5,8 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-# Shared libraries Qt needs for widgets offscreen (tests) and for a real window (run), plus fonts.
-QT_TEST_PKGS := libegl1 libgl1 libglib2.0-0 libfontconfig1 libfreetype6 libx11-6 libxkbcommon0 libdbus-1-3 fonts-dejavu-core
+# Shared libraries Qt needs for widgets offscreen (tests) and for a real window (run), plus fonts; and Qt WebEngine's
+# (the embedded card payment page, started by the top-up tests: DESIGN.md section 9).
+QT_TEST_PKGS := libegl1 libgl1 libglib2.0-0 libfontconfig1 libfreetype6 libx11-6 libxkbcommon0 libdbus-1-3 fonts-dejavu-core \
+	libnss3 libnspr4 libasound2 libxcomposite1 libxdamage1 libxext6 libxfixes3 libxrandr2 libxtst6 libxkbfile1 \
+	libgbm1 libxcb-dri3-0 libxcb1 libbrotli1
 QT_WINDOW_PKGS := $(QT_TEST_PKGS) xvfb xauth libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 \
 	libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0
 
