@@ -4,7 +4,8 @@ every key, click, touch or mouse movement; ``idle`` is emitted when it runs out.
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal
-from PySide6.QtWidgets import QApplication
+
+from desktop.app_filters import install_app_filter
 
 INPUT_EVENTS = frozenset(
     {
@@ -29,9 +30,7 @@ class IdleWatcher(QObject):
         self.timer.setSingleShot(True)
         self.timer.setInterval(round(minutes * 60_000))
         self.timer.timeout.connect(self.idle)
-        app = QApplication.instance()
-        assert app is not None, "a QApplication must exist"
-        app.installEventFilter(self)
+        install_app_filter(self)
 
     def start(self) -> None:
         self.timer.start()

@@ -16,6 +16,8 @@ from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QLineEdit, QWidget
 
+from desktop.app_filters import install_app_filter
+
 MAX_GAP_S = 0.035  # between two keys of one scan
 MIN_LENGTH = 8  # the shortest barcode we scan: GTIN-8
 _ENTER = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
@@ -30,9 +32,7 @@ class ScanDetector(QObject):
         self._clock = clock
         self._buffer = ""
         self._last = 0.0
-        app = QApplication.instance()
-        assert app is not None, "a QApplication must exist"
-        app.installEventFilter(self)
+        install_app_filter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() != QEvent.Type.KeyPress or not self._in_window(watched):

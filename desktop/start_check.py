@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
+from desktop.app_filters import install_app_filter, remove_app_filter
+
 if TYPE_CHECKING:
     from desktop.app import Gui
 
@@ -38,7 +40,7 @@ class StartCheck(QObject):
         self.painted = False
         self.gui: Gui | None = None
         self._timeout_s = timeout_s
-        app.installEventFilter(self)  # before the start: an error dialog during it fails the check
+        install_app_filter(self)  # before the start: an error dialog during it fails the check
         QTimer.singleShot(round(timeout_s * 1000), self._timed_out)
 
     def watch(self, gui: Gui) -> None:
@@ -110,7 +112,7 @@ class StartCheck(QObject):
 
     def _finish(self, result: int) -> None:
         self.result = result
-        self.app.removeEventFilter(self)
+        remove_app_filter(self)
         self.app.exit(result)  # every event loop, an error dialog's too
 
 

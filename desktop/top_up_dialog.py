@@ -38,6 +38,7 @@ from core.context import ServiceContext
 from core.ids import new_id
 from core.tokens.top_ups import PendingTopUp, pending_top_up_tokens, record_top_up
 from desktop import payment_page
+from desktop.app_filters import pause_app_filters, resume_app_filters
 from desktop.message_line import MessageLine
 from desktop.messages import error_text
 from desktop.operation import Operation, announce, change_notifier
@@ -218,12 +219,15 @@ class TopUpDialog(QDialog):
         self.continue_button.hide()
         self.message.hide()
         if payment_page.web_engine_available():
+            pause_app_filters()  # for as long as the view lives (desktop.app_filters: PySide recurses otherwise)
             try:
                 self.embedded = EmbeddedCheckout(self.pay)
             except Exception:  # WebEngine is there but would not start (no GPU context, a missing library…)
+                resume_app_filters()
                 log.exception("The embedded card form could not be made")
                 self._offer_browser("The card form cannot be shown in this window: open it in your web browser.")
                 return
+            self.embedded.destroyed.connect(resume_app_filters)
             self.pay_layout.addWidget(self.embedded, 1)
             self.embedded.outcome.connect(self._on_outcome)
             self.embedded.broken.connect(self._offer_browser)
@@ -342,4 +346,5 @@ class TopUpDialog(QDialog):
                 self.browser.close()
             if self.embedded is not None:
                 self.embedded.clear()
+                self.embedded.deleteLater()  # the app's event filters come back once it is gone
         super().done(result)
