@@ -6,7 +6,8 @@ Starts RxDesk as ``rxdesk`` does on a fresh data folder (demo installation, demo
 demo user and drives one workspace per picture, then saves the window. NAME picks some of the pictures; ``kiosk``
 alone starts the app as ``rxdesk --kiosk`` does. ``sync`` signs the installation in to a stand-in Appwrite server
 (tests/fakes/appwrite, on 127.0.0.1, with the session in a keyring kept in memory) and makes a conflict for the
-inbox with a second workstation of the same organisation.
+inbox with a second workstation of the same organisation. ``top-up`` connects it to another stand-in running the
+billing function against localstripe (on 127.0.0.1), and shows Admin → Tokens → Top up by card with its card form.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from desktop.catalogue_window import CatalogueWindow
 from desktop.counter_workspace import CounterWorkspace
 from desktop.main_window import MainWindow
 from desktop.patients_panel import PatientsPanel
+from desktop.payment_page import prepare_web_engine
 from desktop.prescribe_panel import PrescribePanel
 from sync.appwrite_api import install_timeouts
 from sync.engine import SyncState
@@ -275,6 +277,73 @@ def sync(gui: Gui, out: Path) -> None:
         server.close()
 
 
+def top_up(gui: Gui, out: Path) -> None:
+    """Admin → Tokens → Top up by card: the card form (localstripe's fake Stripe.js: plain fields where Stripe's
+    own is a frame) before paying. A stand-in server runs the real billing function against localstripe."""
+    import secrets
+
+    import keyring
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository: its tests/ holds the stand-ins
+    from sync.connection import sign_in as server_sign_in
+    from sync.engine import SyncEngine
+    from tests.fakes.appwrite import AppwriteStandin
+    from tests.fakes.localstripe_server import LocalStripe
+    from tests.fakes.memory_keyring import MemoryKeyring
+    from tests.sync_world import ACCOUNT_PASSWORD, world
+
+    keyring.set_keyring(MemoryKeyring())
+    install_timeouts(read_s=300)
+    folder = Path(tempfile.mkdtemp(prefix="rxdesk-top-up-shots-"))
+    server = AppwriteStandin(rate_limits=False, sync_timeout=300).start()
+    stripe = LocalStripe(folder / "localstripe.pickle").start()
+    try:
+        riverside = world(server, folder)
+        email = "alex.admin@riverside.example"
+        riverside.account(email)
+        server.set_function_variables(
+            "billing",
+            {
+                "STRIPE_SECRET_KEY": stripe.secret_key,
+                "STRIPE_PUBLISHABLE_KEY": stripe.publishable_key,
+                "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_hex(16),
+                "STRIPE_API_BASE": stripe.api_base,
+                "STRIPE_JS_URL": stripe.js_url,
+            },
+        )
+        server_sign_in(gui.database, server.endpoint, server.project_id, email, ACCOUNT_PASSWORD)
+        SyncEngine(gui.database).sync_now()  # the demo's clinic and its pool reach the server
+        session = sign_in(gui, "admin")
+        workspace = session.workspace("Admin")
+        assert isinstance(workspace, AdminWorkspace) and workspace.tokens is not None
+        session.tabs.setCurrentWidget(workspace)
+        panel = workspace.tokens
+        workspace.setCurrentWidget(panel)
+        pools = [row for row, account in enumerate(panel.accounts) if account.owner_kind == "organisation"]
+        panel.account_table.selectRow(pools[0])
+        dialog = panel.top_up()
+        assert dialog is not None
+        dialog.resize(720, 560)
+        wait_until(lambda: dialog.continue_button.isEnabled(), 60_000)
+        dialog.choose_pack("medium")
+        dialog.continue_button.click()
+        wait_until(lambda: "ready" in [o.outcome for o in dialog.outcomes], 60_000)
+        checkout = dialog.embedded
+        assert checkout is not None
+        typed = {"number": "4242424242424242", "exp_month": "12", "exp_year": "34", "cvc": "123", "postal_code": "LS1"}
+        for field, value in typed.items():
+            checkout.page.runJavaScript(
+                f"document.querySelector('#card-element input[placeholder={field}]').value = '{value}'"
+            )
+        save(dialog, out / "top-up.png")
+        dialog.close()
+        session.sign_out()
+    finally:
+        gui.sync.stop()
+        stripe.stop()
+        server.close()
+
+
 def kiosk(gui: Gui, out: Path) -> None:
     """Needs a kiosk start (main() does one when this is the only picture asked for)."""
     window = gui.kiosk_window
@@ -299,7 +368,8 @@ PICTURES: dict[str, Callable[[Gui, Path], None]] = {
     "patients": patients,
     "medicines": medicines,
     "admin": admin,
-    "sync": sync,  # last: it connects the installation to a server
+    "sync": sync,  # last of all but the top-up: it connects the installation to a server
+    "top-up": top_up,  # connects it to another (with localstripe for the card)
 }
 KIOSK_PICTURES: dict[str, Callable[[Gui, Path], None]] = {"kiosk": kiosk}
 
@@ -308,6 +378,7 @@ def main() -> int:
     data, out = Path(sys.argv[1]), Path(sys.argv[2])
     wanted = sys.argv[3:] or list(PICTURES)
     in_kiosk = wanted == list(KIOSK_PICTURES)
+    prepare_web_engine()  # as the app does before its QApplication (the top-up's card form)
     app = QApplication(["rxdesk"])
     gui = start_gui(app, data, kiosk=in_kiosk)
     if gui is None:
