@@ -29,9 +29,10 @@ from pytestqt.qtbot import QtBot
 
 from core.tokens.ledger import create_account
 from core.tokens.top_ups import pending_top_ups
-from desktop import payment_page
+from desktop import app_filters, payment_page
 from desktop.admin_tokens import TokensPanel
 from desktop.payment_page import EmbeddedCheckout
+from desktop.scanner import ScanDetector
 from desktop.status_indicators import StatusIndicators
 from desktop.sync_runner import SyncRunner
 from desktop.top_up_dialog import TopUpDialog
@@ -182,6 +183,7 @@ def test_an_admin_tops_up_the_pool_by_card_and_the_balance_follows_sync(
     panel = TokensPanel(clinic.admin)
     qtbot.addWidget(panel)
     panel.show()
+    ScanDetector(panel)  # an app-wide Python event filter, as every main window has (desktop.app_filters)
     bar = QStatusBar()
     qtbot.addWidget(bar)
     indicators = StatusIndicators(bar, clinic.prescriber, lambda: None)  # a prescriber spends the clinic's pool
@@ -219,7 +221,9 @@ def test_an_admin_tops_up_the_pool_by_card_and_the_balance_follows_sync(
         assert dialog.message.text() == "The 100 tokens have arrived."
         credit = shop.world.server_rows("ledger_entry")[dialog.top_up.credit_id]  # type: ignore[union-attr]
         assert credit["amount"] == 100 and credit["account_id"] == pool
+        assert app_filters.paused()  # while the WebEngine view lives
         dialog.close()
+        qtbot.waitUntil(lambda: not app_filters.paused(), timeout=WAIT_MS)  # back once the view is gone
     finally:
         indicators.disconnect()
 
