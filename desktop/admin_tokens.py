@@ -30,7 +30,7 @@ from core.documents.formatting import format_uk_datetime
 from core.errors import RxDeskError, ValidationError
 from core.printing.token_statement import print_token_statement
 from core.tokens.accounts import AccountSummary, list_accounts
-from core.tokens.ledger import Statement, add_credit, statement
+from core.tokens.ledger import Statement, add_credit, statement, synced_installation
 from core.tokens.top_ups import pending_top_ups
 from core.users.roles import Permission, allowed
 from desktop.form_dialog import FormDialog
@@ -148,7 +148,11 @@ class TokensPanel(QWidget):
         self.top_up_button.setVisible(allowed(ctx.actor.role, Permission.MANAGE_TOKENS))
         self.credit_button = QPushButton("Credit tokens…")
         self.credit_button.setToolTip("A top-up paid outside the app, e.g. by bank transfer")
-        self.credit_button.setVisible(allowed(ctx.actor.role, Permission.MANAGE_TOKENS))
+        # Typed-in credits are for an installation on its own: at a synced one the server's ledger is the truth, and
+        # tokens come from a card top-up (core refuses them there too).
+        self.credit_button.setVisible(
+            allowed(ctx.actor.role, Permission.MANAGE_TOKENS) and not synced_installation(ctx)
+        )
         self.print_button = QPushButton(icon("print"), "Print statement…")
         self.print_button.setShortcut("Ctrl+P")
         self.print_button.setToolTip("Preview and print the statement for the period (Ctrl+P)")
@@ -210,6 +214,11 @@ class TokensPanel(QWidget):
     def refresh(self) -> None:
         selected = self.selected_account()
         try:
+            # Typed-in credits are for an installation on its own: at a synced one the server's ledger is the
+            # truth and tokens come from a card top-up (core refuses them there too).
+            self.credit_button.setVisible(
+                allowed(self.ctx.actor.role, Permission.MANAGE_TOKENS) and not synced_installation(self.ctx)
+            )
             self.accounts = list_accounts(self.ctx)
             self.pending = {}
             for top_up in pending_top_ups(self.ctx):

@@ -190,6 +190,7 @@ def test_an_admin_tops_up_the_pool_by_card_and_the_balance_follows_sync(
     try:
         assert indicators.tokens.text() == "Tokens: 0" and not indicators.top_up.isVisibleTo(bar)  # the pool's
         assert panel.top_up_button.isVisible() and panel.top_up_button.isEnabled()
+        assert panel.credit_button.isHidden()  # typed-in credits are for standalone installations only
         dialog = panel.top_up()
         assert isinstance(dialog, TopUpDialog)
         qtbot.waitUntil(lambda: len(dialog.packs) == 3, timeout=WAIT_MS)
