@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from core.context import ServiceContext
 from core.storage.database import Database, open_database
-from core.storage.models import OutboxEntry, SyncInboxItem, TokenAccount
+from core.storage.models import OutboxEntry, Prescription, PrescriptionItem, SyncInboxItem, TokenAccount
 from core.users.roles import Role
 from core.users.service import NewUser, create_first_admin, sign_in
 from sync.connection import sign_in as server_sign_in
@@ -65,6 +65,17 @@ class Device:
                 .where(OutboxEntry.operation == "create")
             )
             return {str(r[0]) for r in rows}
+
+    def unshared(self, table: str) -> set[str]:
+        """Rows never meant for the server: drafts (only signed prescriptions are shared) and their items."""
+        if table not in ("prescription", "prescription_item"):
+            return set()
+        with self.database.reader() as session:
+            drafts = select(Prescription.id).where(Prescription.status == "draft")
+            if table == "prescription":
+                return {str(r) for r in session.execute(drafts).scalars()}
+            items = select(PrescriptionItem.id).where(PrescriptionItem.prescription_id.in_(drafts))
+            return {str(r) for r in session.execute(items).scalars()}
 
     def confirmed_balances(self) -> dict[str, int]:
         with self.database.reader() as session:
@@ -202,7 +213,7 @@ class SyncWorld:
                         differing = sorted(k for k in data if local[row_id].get(k) != data[k])
                         problems.append(f"{device.name}: {table.name} {row_id} differs in {differing}")
                 refused = device.refused(table.name)
-                for row_id in sorted(set(local) - set(server) - refused):
+                for row_id in sorted(set(local) - set(server) - refused - device.unshared(table.name)):
                     problems.append(f"{device.name}: {table.name} {row_id} not on the server and not refused")
         sums = self.ledger_sums()
         for device in self.devices:
@@ -227,7 +238,9 @@ class SyncWorld:
         for table in SYNC_TABLES:
             server = {str(r["$id"]) for r in self.server.rows(DATABASE_ID, table.name)}
             for device in self.devices:
-                for row_id in sorted(set(device.rows(table.name)) - server - device.refused(table.name)):
+                for row_id in sorted(
+                    set(device.rows(table.name)) - server - device.refused(table.name) - device.unshared(table.name)
+                ):
                     problems.append(f"{device.name}: {table.name} {row_id} is not on the server")
         for device in self.devices:
             for entry_id, table, row_id, state in device.outbox():
