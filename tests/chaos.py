@@ -27,6 +27,7 @@ run that is not clean a line on stderr with its seed and what went wrong (``--ru
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import multiprocessing
 import random
@@ -330,9 +331,10 @@ def _sync(run: Run, device: Device, fault: str | None) -> str:
     elif fault == "revoke":
         at = rng.randint(0, 3)
 
-        def revoke(step: str, steps: list[int] = [0]) -> None:  # noqa: B006 (a counter of this closure)
-            steps[0] += 1
-            if steps[0] == at:
+        told = itertools.count(1)
+
+        def revoke(step: str) -> None:
+            if next(told) == at:
                 server.revoke_sessions(run.world.user_of(device))
 
         if at == 0:
@@ -357,9 +359,10 @@ def _sync(run: Run, device: Device, fault: str | None) -> str:
     elif fault in ("restart_mid_sync", "kill"):
         at = rng.randint(1, 12)
 
-        def stop_at(step: str, steps: list[int] = [0]) -> None:  # noqa: B006
-            steps[0] += 1
-            if steps[0] == at:
+        told = itertools.count(1)
+
+        def stop_at(step: str) -> None:
+            if next(told) == at:
                 if fault == "kill":
                     raise Killed(step)
                 server.stop()
