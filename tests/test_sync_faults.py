@@ -10,17 +10,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
 
 import pytest
 
 import sync.engine
+from core.errors import RxDeskError
 from core.patients.records import PatientDetails, create_patient
 from sync.appwrite_api import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, install_timeouts
 from sync.connection import read_server_settings, session_secret
-from sync.engine import SyncState
+from sync.engine import SyncScheduler, SyncState
 from sync.push import next_batch
 from sync.server_config import DATABASE_ID
 from tests.clinic import Clinic
@@ -261,3 +262,36 @@ def test_server_restart_in_the_middle_of_a_sync(sync_world: SyncWorld, device: D
 def _no_stray_on_step(device: Device) -> Iterator[None]:
     yield
     device.engine.on_step = lambda _step: None
+
+
+def test_the_local_database_failing_mid_sync_leaves_an_error_the_scheduler_retries(
+    sync_world: SyncWorld, device: Device, clinic: Clinic
+) -> None:
+    """A write of the sync's own refused by SQLite (locked by another program past the busy timeout, the disk
+    full): ``Database.transaction`` raises RxDeskError, here raised at the step where the answers are to be
+    recorded. The engine must not stay "syncing" (never due again: the scheduler would not sync by itself any
+    more), but say why and back off like any failed sync; the scheduler then syncs again on its own."""
+    patients = add_patients(clinic, 2)
+
+    def disk_full(step: str) -> None:
+        if step.startswith("answered"):
+            raise RxDeskError("Nothing was saved: the database could not be written (disk I/O error). Try again.")
+
+    device.engine.on_step = disk_full
+    with pytest.raises(RxDeskError):
+        device.engine.sync_now()
+    device.engine.on_step = lambda _step: None
+    status = device.engine.status
+    assert status.state is SyncState.ERROR and "could not be written" in status.detail
+    assert device.pending() == 4 and on_server(sync_world, patients) == set(patients)
+    device.clock.advance(seconds=3)  # past the first backoff
+    scheduler = SyncScheduler(device.engine, interval=timedelta(seconds=1), tick_s=0.05)
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 15
+        while device.engine.status.state is not SyncState.UP_TO_DATE and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        scheduler.stop()
+    assert device.engine.status.state is SyncState.UP_TO_DATE and device.pending() == 0
+    assert_clean(sync_world)
