@@ -35,6 +35,7 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -314,6 +315,8 @@ def _work(run: Run) -> str:
 
 def _sync(run: Run, device: Device, fault: str | None) -> str:
     server, rng = run.server, run.rng
+    if device.engine.status.state is SyncState.NEEDS_SIGN_IN and rng.random() < 0.6:
+        run.world.sign_in_again(device)  # someone at the workstation signs in again (the server is up)
     on_step: Callable[[str], None] | None = None
     restore_timeouts = False
     late = None
@@ -370,8 +373,6 @@ def _sync(run: Run, device: Device, fault: str | None) -> str:
         on_step = stop_at
     elif fault == "restart_between":
         server.stop()
-    if device.engine.status.state is SyncState.NEEDS_SIGN_IN and rng.random() < 0.6:
-        run.world.sign_in_again(device)  # someone at the workstation signs in again
     device.engine.on_step = on_step or (lambda _step: None)
     outcome = ""
     try:
@@ -469,13 +470,20 @@ def run_many(
     step: int = 1,
     stats: Counter[str] | None = None,
 ) -> dict[str, int]:
-    """Runs ``first``, ``first + step``, ... below ``runs`` of the seed; the totals (``runs``: how many ran here).
-    ``stats`` gathers what happened in them (``what_happened``)."""
+    """Runs ``first``, ``first + step``, ... below ``runs`` of the seed; the totals (``runs``: how many ran here;
+    ``errors``, only when some run raised instead of finishing). ``stats`` gathers what happened in them."""
     totals = {"runs": 0, "lost": 0, "duplicated": 0, "stalled": 0, "diverged": 0}
     for index in range(first, runs, step):
         run_seed = f"{seed}:{index}"
         folder = tmp / f"run{index}"
-        tally, log = run_once(run_seed, fixtures, folder)
+        try:
+            tally, log = run_once(run_seed, fixtures, folder)
+        except Exception:  # the harness or the app raised: the run counts as failed, the others go on
+            totals["runs"] += 1
+            totals["errors"] = totals.get("errors", 0) + 1
+            print(json.dumps({"run_seed": run_seed, "error": traceback.format_exc()}), file=out, flush=True)
+            shutil.rmtree(folder, ignore_errors=True)
+            continue
         totals["runs"] += 1
         if stats is not None:
             stats.update(what_happened(log))
@@ -527,7 +535,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         with multiprocessing.get_context("spawn").Pool(jobs) as pool:
             parts = pool.starmap(_worker, [(args.runs, args.seed, j, jobs) for j in range(jobs)])
-    totals = {key: sum(part[0][key] for part in parts) for key in parts[0][0]}
+    totals = {key: sum(part[0].get(key, 0) for part in parts) for key in {k: 0 for p in parts for k in p[0]}}
     stats: Counter[str] = sum((part[1] for part in parts), Counter())
     print(json.dumps({"what happened": dict(sorted(stats.items()))}), file=sys.stderr)
     print(json.dumps(totals))
