@@ -28,7 +28,7 @@ import shutil
 import signal
 import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -88,7 +88,7 @@ def _sync_and_die(command: dict[str, Any]) -> int:
         log.write(line + "\n")
         log.flush()
 
-    sync.engine.next_batch = partial(next_batch, size=command["batch"])  # type: ignore[assignment]
+    setattr(sync.engine, "next_batch", partial(next_batch, size=command["batch"]))  # noqa: B010
     sync.pull.PAGE_SIZE = command["page"]
     database = open_database(path)
     engine = SyncEngine(database)
@@ -114,7 +114,9 @@ def _sync_and_die(command: dict[str, Any]) -> int:
     return 3
 
 
-def _cut_the_power_after_the_armed_commit(database: Database, path: Path, target: Path, armed: Any, note: Any) -> None:
+def _cut_the_power_after_the_armed_commit(
+    database: Database, path: Path, target: Path, armed: Callable[[], bool], note: Callable[[str], None]
+) -> None:
     transaction = database.transaction
 
     @contextmanager

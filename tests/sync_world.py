@@ -243,13 +243,13 @@ class SyncWorld:
                 ):
                     problems.append(f"{device.name}: {table.name} {row_id} is not on the server")
         for device in self.devices:
-            for entry_id, table, row_id, state in device.outbox():
+            for entry_id, table_name, row_id, state in device.outbox():
                 if state == "pending":
                     continue  # counted as stalled
                 op = recorded.get(entry_id)
                 if op is None:
-                    problems.append(f"{device.name}: {table} {row_id} answered {state}, unknown to the server")
-                elif (op["table_name"], op["row_id"]) != (table, row_id):
+                    problems.append(f"{device.name}: {table_name} {row_id} answered {state}, unknown to the server")
+                elif (op["table_name"], op["row_id"]) != (table_name, row_id):
                     problems.append(f"{device.name}: op {entry_id} recorded for {op['table_name']} {op['row_id']}")
         return problems
 
