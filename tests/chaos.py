@@ -17,7 +17,7 @@ again if it has to and syncs until a whole round sends nothing, and the run coun
   record of);
 * duplicated: a change applied twice (repeated sync_op ids or ones no workstation made, an item's supplied
   quantity other than the sum of its dispensing lines, a prescription debited twice);
-* stalled: ops still pending with the server reachable;
+* stalled: ops still pending with the server reachable (or syncing that never settles);
 * diverged: workstations disagreeing with the server (``SyncWorld.diverged``).
 
 It prints one JSON line, ``{"runs": N, "lost": 0, "duplicated": 0, "stalled": 0, "diverged": 0}``, and for each
@@ -397,9 +397,10 @@ def _sync(run: Run, device: Device, fault: str | None) -> str:
     return outcome
 
 
-def _final(run: Run) -> None:
+def _final(run: Run) -> bool:
     """The faults are over: every workstation signs in again if it must and syncs, round after round, until a
-    round sends nothing (each has then taken what the others sent last)."""
+    round sends nothing and no sync fails (each has then taken what the others sent last); False if that never
+    comes in 8 rounds."""
     for _ in range(8):
         sent = 0
         for device in run.world.devices:
@@ -413,8 +414,9 @@ def _final(run: Run) -> None:
                 continue
             sent += sum(report.pushed.values())
         if sent == 0:
-            return
+            return True
     run.log.append("still sending after 8 rounds")
+    return False
 
 
 def run_once(run_seed: str, fixtures: Fixtures, tmp: Path) -> tuple[Tally, list[str]]:
@@ -432,14 +434,17 @@ def run_once(run_seed: str, fixtures: Fixtures, tmp: Path) -> tuple[Tally, list[
                 device = rng.choice(run.world.devices)
                 fault = rng.choice(FAULTS) if roll < 0.85 else None
                 run.log.append(f"sync {device.name} [{fault}]: {_sync(run, device, fault)}")
-        _final(run)
+        quiet = _final(run)
         for device in run.world.devices:
             with device.database.reader() as session:
                 for kind, count in session.execute(
                     select(SyncInboxItem.kind, func.count()).group_by(SyncInboxItem.kind)
                 ).tuples():
                     run.log.extend([f"inbox {kind}"] * count)
-        return run.world.tally(), run.log
+        tally = run.world.tally()
+        if not quiet:  # syncing never settled with the server reachable: stalled, whatever the rows say
+            tally = replace(tally, stalled=tally.stalled + 1)
+        return tally, run.log
     finally:
         run.server.close()
         for device in run.world.devices:
