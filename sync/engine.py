@@ -182,6 +182,12 @@ class SyncEngine:
         except AppwriteException as exc:
             self._failed(exc)
             return None
+        except Exception as exc:
+            # This workstation's side failed (its database locked past the busy timeout, the disk full): never
+            # left "syncing", which is never due again, but an error backed off like any other; the caller hears.
+            self._backoff()
+            self._set(state=SyncState.ERROR, detail=str(exc) if isinstance(exc, RxDeskError) else "The sync stopped.")
+            raise
         self._failures = 0
         self._next_try = None
         self._set(state=SyncState.UP_TO_DATE, detail=f"{settings.email} at {settings.endpoint}", last_sync=self.clock())

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from sqlalchemy import select
 
 from core.context import ServiceContext
 from core.storage.database import Database, open_database
-from core.storage.models import OutboxEntry
+from core.storage.models import OutboxEntry, Prescription, PrescriptionItem, SyncInboxItem, TokenAccount
 from core.users.roles import Role
 from core.users.service import NewUser, create_first_admin, sign_in
 from sync.connection import sign_in as server_sign_in
@@ -48,6 +49,38 @@ class Device:
     def sign_in(self, username: str, password: str = PASSWORD) -> ServiceContext:
         return sign_in(self.database, username, password, self.name, self.clock)
 
+    def outbox(self) -> list[tuple[str, str, str, str]]:
+        """(op id, table, row id, state) of every change this device queued."""
+        with self.database.reader() as session:
+            entries = session.execute(select(OutboxEntry.id, OutboxEntry.table, OutboxEntry.row_id, OutboxEntry.state))
+            return [(e[0], e[1], e[2], e[3]) for e in entries]
+
+    def refused(self, table: str) -> set[str]:
+        """Rows of the table the server refused to create, as this device's inbox says (dealt with or not)."""
+        with self.database.reader() as session:
+            rows = session.execute(
+                select(SyncInboxItem.row_id)
+                .join(OutboxEntry, OutboxEntry.id == SyncInboxItem.outbox_id)
+                .where(SyncInboxItem.table == table, SyncInboxItem.kind == "rejected")
+                .where(OutboxEntry.operation == "create")
+            )
+            return {str(r[0]) for r in rows}
+
+    def unshared(self, table: str) -> set[str]:
+        """Rows never meant for the server: drafts (only signed prescriptions are shared) and their items."""
+        if table not in ("prescription", "prescription_item"):
+            return set()
+        with self.database.reader() as session:
+            drafts = select(Prescription.id).where(Prescription.status == "draft")
+            if table == "prescription":
+                return {str(r) for r in session.execute(drafts).scalars()}
+            items = select(PrescriptionItem.id).where(PrescriptionItem.prescription_id.in_(drafts))
+            return {str(r) for r in session.execute(items).scalars()}
+
+    def confirmed_balances(self) -> dict[str, int]:
+        with self.database.reader() as session:
+            return {str(a.id): int(a.confirmed_balance) for a in session.execute(select(TokenAccount)).scalars()}
+
     def rows(self, table: str) -> dict[str, dict[str, Any]]:
         """The synced columns of every row of a table, as the server would hold them."""
         from sync.tables import SYNC_TABLES_BY_NAME
@@ -57,6 +90,23 @@ class Device:
         with self.database.reader() as session:
             rows = session.execute(select(spec.model_table)).mappings().all()
         return {str(r["id"]): server_fields(spec, dict(r)) for r in rows}
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What the chaos harness counts after the final sync (each a list of what went wrong, or a number)."""
+
+    lost: list[str]
+    duplicated: list[str]
+    stalled: int
+    diverged: list[str]
+
+    def counts(self) -> dict[str, int]:
+        return {"lost": len(self.lost), "duplicated": len(self.duplicated), "stalled": self.stalled,
+                "diverged": len(self.diverged)}  # fmt: skip
+
+    def clean(self) -> bool:
+        return not any(self.counts().values())
 
 
 @dataclass
@@ -84,6 +134,30 @@ class SyncWorld:
         device = Device(name, database, clock, SyncEngine(database, clock=clock))
         self.devices.append(device)
         return device
+
+    def user_of(self, device: Device) -> str:
+        """The server account the device signed in as."""
+        email = f"{device.name}@example.org"
+        with self.server.state.lock:
+            return next(u.id for u in self.server.state.users.values() if u.email == email)
+
+    def sign_in_again(self, device: Device) -> None:
+        """The device's user signs in to the server again (a session that ended), as the sync panel lets them."""
+        email = f"{device.name}@example.org"
+        server_sign_in(device.database, self.server.endpoint, self.server.project_id, email, ACCOUNT_PASSWORD,
+                       team=self.team)  # fmt: skip
+        device.engine.refresh_status()
+
+    def settle(self, max_rounds: int = 6) -> int:
+        """Every device syncs, round after round, until a whole round sends nothing (so each has taken what the
+        others sent last); the number of rounds. Raises if a sync fails or it never goes quiet."""
+        for round_no in range(1, max_rounds + 1):
+            sent = 0
+            for device in self.devices:
+                sent += sum(device.sync().pushed.values())
+            if sent == 0:
+                return round_no
+        raise AssertionError(f"still sending after {max_rounds} rounds of sync")
 
     def server_rows(self, table: str) -> dict[str, dict[str, Any]]:
         """The server's rows in canonical form (a datetime written by a function in another format compares equal)."""
@@ -122,8 +196,9 @@ class SyncWorld:
         )
 
     def diverged(self) -> list[str]:
-        """Where a device disagrees with the server after sync (rows a device has that the server refused are in
-        its inbox, and count as known, not as divergence)."""
+        """Where a device disagrees with the server after sync: a server row it lacks or holds otherwise, a row it
+        holds that the server lacks (unless the server refused that row and the device's inbox says so: known, not
+        divergence), or a token account whose confirmed balance is not the server's ledger sum."""
         problems = []
         for table in SYNC_TABLES:
             if not table.pull:
@@ -137,7 +212,75 @@ class SyncWorld:
                     elif {k: local[row_id].get(k) for k in data} != data:
                         differing = sorted(k for k in data if local[row_id].get(k) != data[k])
                         problems.append(f"{device.name}: {table.name} {row_id} differs in {differing}")
+                refused = device.refused(table.name)
+                for row_id in sorted(set(local) - set(server) - refused - device.unshared(table.name)):
+                    problems.append(f"{device.name}: {table.name} {row_id} not on the server and not refused")
+        sums = self.ledger_sums()
+        for device in self.devices:
+            for account_id, confirmed in device.confirmed_balances().items():
+                if confirmed != sums.get(account_id, 0):
+                    problems.append(
+                        f"{device.name}: account {account_id} confirmed {confirmed}, server {sums.get(account_id, 0)}"
+                    )
         return problems
+
+    def ledger_sums(self) -> dict[str, int]:
+        sums: dict[str, int] = {}
+        for row in self.server.rows(DATABASE_ID, "ledger_entry"):
+            sums[row["account_id"]] = sums.get(row["account_id"], 0) + int(row["amount"])
+        return sums
+
+    def lost(self) -> list[str]:
+        """Committed local changes the server does not have: a row of a device (audit events too) missing on the
+        server though not refused, or a change the device holds as answered that the server has no record of."""
+        problems = []
+        recorded = {str(r["$id"]): r for r in self.server.rows(DATABASE_ID, "sync_op")}
+        for table in SYNC_TABLES:
+            server = {str(r["$id"]) for r in self.server.rows(DATABASE_ID, table.name)}
+            for device in self.devices:
+                for row_id in sorted(
+                    set(device.rows(table.name)) - server - device.refused(table.name) - device.unshared(table.name)
+                ):
+                    problems.append(f"{device.name}: {table.name} {row_id} is not on the server")
+        for device in self.devices:
+            for entry_id, table_name, row_id, state in device.outbox():
+                if state == "pending":
+                    continue  # counted as stalled
+                op = recorded.get(entry_id)
+                if op is None:
+                    problems.append(f"{device.name}: {table_name} {row_id} answered {state}, unknown to the server")
+                elif (op["table_name"], op["row_id"]) != (table_name, row_id):
+                    problems.append(f"{device.name}: op {entry_id} recorded for {op['table_name']} {op['row_id']}")
+        return problems
+
+    def duplicated(self) -> list[str]:
+        """Changes applied twice: a sync_op row per op (none for an op no device made), each item's supplied
+        quantity the sum of its dispensing lines, at most one debit per prescription."""
+        problems = []
+        ops = [str(r["$id"]) for r in self.server.rows(DATABASE_ID, "sync_op")]
+        if len(ops) != len(set(ops)):
+            problems.append(f"sync_op holds {len(ops) - len(set(ops))} repeated op ids")
+        made = {entry[0] for device in self.devices for entry in device.outbox()}
+        problems += [f"sync_op {op} is no device's change" for op in sorted(set(ops) - made)]
+        supplied: dict[str, Decimal] = {}
+        for line in self.server.rows(DATABASE_ID, "dispensing_line"):
+            supplied[line["item_id"]] = supplied.get(line["item_id"], Decimal(0)) + Decimal(str(line["quantity"]))
+        for item in self.server.rows(DATABASE_ID, "prescription_item"):
+            total = supplied.get(item["$id"], Decimal(0))
+            if Decimal(str(item.get("quantity_supplied") or 0)) != total:
+                problems.append(f"item {item['$id']}: supplied {item.get('quantity_supplied')}, lines {total}")
+        debits: dict[str, int] = {}
+        for entry in self.server.rows(DATABASE_ID, "ledger_entry"):
+            if entry["kind"] == "debit":
+                debits[entry["prescription_id"]] = debits.get(entry["prescription_id"], 0) + 1
+        problems += [f"prescription {rx} debited {n} times" for rx, n in sorted(debits.items()) if n > 1]
+        return problems
+
+    def stalled(self) -> int:
+        return sum(device.pending() for device in self.devices)
+
+    def tally(self) -> Tally:
+        return Tally(self.lost(), self.duplicated(), self.stalled(), self.diverged())
 
 
 def load_backend(server: AppwriteStandin) -> None:
