@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtGui import QShowEvent
@@ -39,8 +40,10 @@ from desktop.message_line import MessageLine
 from desktop.messages import error_text
 from desktop.operation import Operation, change_notifier
 from desktop.printing import DocumentKind, PrintPreviewDialog, preview_and_print
-from desktop.top_up_dialog import TopUpDialog
 from desktop.topics import RECORDS_CHANGED, TOKENS_CHANGED
+
+if TYPE_CHECKING:  # imported when first opened: it brings the Appwrite SDK (half a second)
+    from desktop.top_up_dialog import TopUpDialog
 
 ACCOUNT_COLUMNS = (
     "Account",
@@ -308,6 +311,8 @@ class TokensPanel(QWidget):
         account = self.selected_account()
         if account is None:
             return None
+        from desktop.top_up_dialog import TopUpDialog
+
         dialog = TopUpDialog(self, self.ctx, account.id, account.name)
         self.top_up_dialog = dialog
         dialog.open()

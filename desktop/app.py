@@ -8,8 +8,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QThreadPool
+from PySide6.QtCore import QThreadPool, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from core import paths
@@ -24,8 +25,6 @@ from core.storage.database import APP_DATABASE_NAME, Database, open_database
 from core.users.roles import Permission, allowed
 from desktop.catalogue_window import CATALOGUE_CHANGED, CatalogueWindow
 from desktop.garbage_collector import GarbageCollector
-from desktop.kiosk_window import KioskWindow
-from desktop.main_window import MainWindow
 from desktop.messages import error_text, show_error
 from desktop.operation import Operation
 from desktop.payment_page import prepare_web_engine
@@ -34,8 +33,13 @@ from desktop.start_check import StartCheck
 from desktop.sync_runner import SyncRunner
 from desktop.topics import PRESCRIPTIONS_CHANGED
 
+if TYPE_CHECKING:  # imported when first needed: every workspace comes with them, and the sign-in window shows sooner
+    from desktop.kiosk_window import KioskWindow
+    from desktop.main_window import MainWindow
+
 log = logging.getLogger(__name__)
 STYLE_SHEET = paths.RESOURCES / "style.qss"
+SYNC_START_DELAY_MS = 300
 
 
 def run_gui(
@@ -91,6 +95,8 @@ class Gui:
         self.sign_in_window.signed_in.connect(self.signed_in)
 
     def _kiosk_window(self, workstation: str, workspace: str | None) -> KioskWindow:
+        from desktop.kiosk_window import KioskWindow
+
         settings = kiosk_settings(self.database)
         if workspace is not None:  # the command line's choice, for this run
             settings = replace(settings, workspace=kiosk_workspace(workspace))
@@ -116,6 +122,8 @@ class Gui:
             expire_out_of_date(ctx)
             parent: QWidget = self.kiosk_window
         else:
+            from desktop.main_window import MainWindow
+
             expire_out_of_date(ctx)
             self.session = MainWindow(ctx, self.catalogue, self.sync)
             self.session.signed_out.connect(self.signed_out)
@@ -163,7 +171,9 @@ def start_gui(
         return None
     sys.excepthook = _report_unexpected(gui.catalogue)
     gui.show_sign_in()
-    gui.sync.start()  # after the first window: the engine is made off the UI thread, then syncs in its own
+    # Once the first window is on screen: the engine is made off the UI thread, then syncs in its own, but loading
+    # the Appwrite SDK holds the interpreter for half a second, which would hold back the first paint.
+    QTimer.singleShot(SYNC_START_DELAY_MS, gui.sync.start)
     if not replica_is_current(paths.replica_path(data)):
         # First start, or a replica built by another schema version.
         gui.catalogue_preparation = prepare_catalogue(gui.catalogue, data)

@@ -33,13 +33,15 @@ import threading
 from dataclasses import dataclass
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, QFile, QIODevice, QObject, Qt, QUrl, Signal, Slot
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from core.paths import RESOURCES
-from sync.billing import TopUp
+
+if TYPE_CHECKING:  # the Appwrite SDK behind it takes half a second to import: not before the sign-in window
+    from sync.billing import TopUp
 
 log = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QLabel, QPushButton, QStatusBar
 
@@ -27,8 +28,10 @@ from desktop.detail_html import format_date
 from desktop.operation import change_notifier
 from desktop.sync_indicator import SyncIndicator
 from desktop.sync_runner import SyncRunner
-from desktop.top_up_dialog import TopUpDialog
 from desktop.topics import TOKENS_CHANGED
+
+if TYPE_CHECKING:  # imported when first opened: it brings the Appwrite SDK (half a second)
+    from desktop.top_up_dialog import TopUpDialog
 
 
 class StatusIndicators:
@@ -123,6 +126,8 @@ class StatusIndicators:
         balance = self.balance
         if balance is None or not self._may_top_up(balance):
             return None
+        from desktop.top_up_dialog import TopUpDialog
+
         dialog = TopUpDialog(self.bar.window(), self.ctx, balance.account_id, balance.account_name)
         self.top_up_dialog = dialog
         dialog.open()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from alembic.script import ScriptDirectory
 from core.audit.log import verify_chain
 from core.errors import RxDeskError
 from core.storage.database import open_database
-from core.storage.migrations import alembic_config, current_revision
+from core.storage.migrations import HEAD_REVISION, alembic_config, current_revision, stored_revision
 from core.storage.models import Base
 from tests.clinic import Clinic
 
@@ -32,6 +34,25 @@ def test_new_database_is_at_head_and_matches_the_models(tmp_path: Path) -> None:
     assert current_revision(db.engine) == _head()
     with db.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    db.close()
+
+
+def test_head_revision_constant_is_alembics_head() -> None:
+    # open_database skips Alembic when the stored revision is HEAD_REVISION: a new migration must move it too.
+    assert _head() == HEAD_REVISION
+
+
+def test_an_up_to_date_database_opens_without_loading_alembic(tmp_path: Path) -> None:
+    open_database(tmp_path / "rxdesk.sqlite").close()
+    code = (
+        "import sys; from pathlib import Path; from core.storage.database import open_database; "
+        f"db = open_database(Path({str(tmp_path / 'rxdesk.sqlite')!r})); "
+        "print(db.engine.dialect.name, 'alembic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["sqlite", "False"]
+    db = open_database(tmp_path / "rxdesk.sqlite")
+    assert stored_revision(db.engine) == HEAD_REVISION
     db.close()
 
 

@@ -13,14 +13,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from alembic.util.exc import CommandError
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import RxDeskError
 from core.storage import pending_rows  # noqa: F401  (registers the bulk writes of audit and outbox rows)
-from core.storage.migrations import upgrade_to_head
+from core.storage.migrations import NewerDatabaseError, upgrade_to_head
 
 APP_DATABASE_NAME = "rxdesk.sqlite"
 _WRITE = "rxdesk_write"  # execution option of write transactions
@@ -89,7 +88,7 @@ def open_database(path: Path) -> Database:
     except DatabaseError as exc:
         engine.dispose()
         raise RxDeskError(f"{path}: the app database cannot be opened ({exc.orig}).") from exc
-    except CommandError as exc:  # a revision this version does not have: the file comes from a newer RxDesk
+    except NewerDatabaseError as exc:  # a revision this version does not have: the file comes from a newer RxDesk
         engine.dispose()
         raise RxDeskError(f"{path} was written by a newer version of RxDesk: update RxDesk to open it.") from exc
     return Database(path, engine)
