@@ -44,7 +44,7 @@ from sync.status import SyncState, SyncStatus
 
 INBOX_COLUMNS = ("Kind", "Table", "Row", "Reason", "When")
 FIELD_COLUMNS = ("Field", "Mine", "Server")
-KIND_NAMES = {"conflict": "Conflict", "rejected": "Rejected"}
+KIND_NAMES = {"conflict": "Conflict", "rejected": "Rejected", "set aside": "Set aside"}
 HIDDEN_FIELDS = {"id", "team_id", "created_at", "updated_at"}  # bookkeeping, not what anyone changed
 
 
@@ -356,7 +356,7 @@ class SyncPanel(QWidget):
         what = f"{item.table.replace('_', ' ').capitalize()} {row_name(item)}: {_sentence(item.reason)}"
         if item.restorable:
             self.detail_title.setText(f"{what} Restore mine sends your values again; Dismiss keeps the server's.")
-        elif item.kind == "conflict":
+        elif item.kind in ("conflict", "set aside"):
             self.detail_title.setText(f"{what} The server's version stands: dismiss this once seen.")
         else:
             self.detail_title.setText(f"{what} The server refused this change: dismiss this once seen.")

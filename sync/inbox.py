@@ -26,7 +26,7 @@ class InboxItem:
     id: str
     table: str
     row_id: str
-    kind: str  # rejected | conflict
+    kind: str  # rejected | conflict | set aside (sync/duplicates.py)
     reason: str
     mine: dict[str, Any]
     server: dict[str, Any] | None

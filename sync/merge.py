@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from core.storage.models import LedgerEntry, OutboxEntry, SyncShadow, TokenAccount
 from core.users.passwords import NOT_SET_HERE
+from sync.duplicates import set_aside_duplicates
 from sync.tables import SYNC_TABLES_BY_NAME, SyncTable, TableKind
 from sync.values import ServerRow, local_fields, server_fields
 
@@ -58,6 +59,8 @@ class Merger:
                 return f"its {parent} {parent_id} is not here yet"
         model = table.model_table
         local = self.session.execute(select(model).where(model.c.id == row_id)).mappings().first()
+        if table.unique:
+            set_aside_duplicates(self.session, table, row_id, values, server_row, self.now)
         if local is None:
             row = {"id": row_id, **_LOCAL_DEFAULTS.get(table_name, {}), **values}
             self.session.execute(insert(model).values(row))

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from core.ids import new_id
 from core.storage.database import Database
 from core.storage.models import OutboxEntry, SyncInboxItem, SyncShadow, User
+from sync.duplicates import SET_ASIDE, sets_aside
 from sync.merge import Merger
 from sync.tables import SYNC_TABLES_BY_NAME, TableKind
 from sync.values import ServerRow, server_fields
@@ -122,7 +123,7 @@ def record_answers(
                         outbox_id=pending.entry_id,
                         table=pending.table,
                         row_id=pending.row_id,
-                        kind=answer.status if answer.status in ("rejected", "conflict") else "rejected",
+                        kind=_inbox_kind(pending, answer),
                         reason=answer.reason or "The server did not say why.",
                         mine=json.dumps(pending.op.get("data"), sort_keys=True),
                         server=json.dumps(answer.server, sort_keys=True) if answer.server else None,
@@ -144,6 +145,15 @@ def record_answers(
                 merger.merge(server["$tableId"], server)  # the server's version stands: take it here too
         merger.finish()
     return tally
+
+
+def _inbox_kind(pending: PendingOp, answer: PushAnswer) -> str:
+    if answer.status == "conflict":
+        table = SYNC_TABLES_BY_NAME.get(pending.table)
+        if table is not None and answer.server and sets_aside(table, pending.op.get("data") or {}, answer.server):
+            return SET_ASIDE
+        return "conflict"
+    return "rejected"
 
 
 def mark_attempt(database: Database, batch: list[PendingOp], error: str, now: datetime) -> None:

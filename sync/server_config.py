@@ -109,7 +109,7 @@ def _table_config(table: SyncTable) -> dict[str, Any]:
         "indexes": [_pull_index()]
         + [
             {"key": f"by_{column}", "type": "key", "columns": [column], "orders": ["ASC"]}
-            for column in LOOKUP_INDEXES.get(table.name, ())
+            for column in (*LOOKUP_INDEXES.get(table.name, ()), *table.unique)
         ],
     }
 
@@ -286,6 +286,7 @@ def gateway_rules() -> dict[str, Any]:
                 "parents": [list(p) for p in t.parents],
                 "statusColumn": t.status_column,
                 "statusRanks": STATUS_RANKS.get(t.name),
+                "unique": list(t.unique),
                 "permissions": {k: sorted(p.name for p in v) for k, v in PUSH_PERMISSIONS[t.name].items()},
             }
             for t in SYNC_TABLES

@@ -7,7 +7,7 @@ sign-in state, what this workstation has confirmed). docs/sync.md is the protoco
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -56,6 +56,9 @@ class SyncTable:
     columns: tuple[SyncColumn, ...] = field(default=(), compare=False)
     # Bookkeeping fields of a record that every change touches: the latest write takes them, never a conflict.
     no_conflict: frozenset[str] = frozenset({"updated_at"})
+    # Columns no two rows of a team share (unique locally too): the gateway refuses a second row with the value,
+    # and a pulled row whose value only this workstation's own row holds takes it (sync/duplicates.py).
+    unique: tuple[str, ...] = ()
 
     @property
     def model_table(self) -> Table:
@@ -81,14 +84,21 @@ _TABLES = (
         TableKind.RECORD,
         local_only=frozenset({"password_hash", "pin_hash", "failed_sign_ins", "locked_until"}),
         parents=(("organisation_id", "organisation"),),
+        unique=("username",),
     ),
     SyncTable(
         "patient",
         TableKind.RECORD,
         parents=(("organisation_id", "organisation"), ("consent_by", "user_account")),
+        unique=("nhs_number",),
     ),
     SyncTable("allergy", TableKind.RECORD, parents=(("patient_id", "patient"), ("recorded_by", "user_account"))),
-    SyncTable("token_account", TableKind.RECORD, local_only=frozenset({"confirmed_balance", "confirmed_at"})),
+    SyncTable(
+        "token_account",
+        TableKind.RECORD,
+        local_only=frozenset({"confirmed_balance", "confirmed_at"}),
+        unique=("owner_id",),
+    ),
     SyncTable(
         "prescription",
         TableKind.STATE_MACHINE,
@@ -167,7 +177,7 @@ def _described(table: SyncTable) -> SyncTable:
     model = models.Base.metadata.tables[table.name]
     # The local id is the server row's $id, not a column of its own.
     columns = tuple(_column(c) for c in model.columns if c.key not in table.local_only and c.key != "id")
-    return SyncTable(table.name, table.kind, table.local_only, table.parents, table.status_column, table.pull, columns)
+    return replace(table, columns=columns)
 
 
 SYNC_TABLES: tuple[SyncTable, ...] = tuple(_described(t) for t in _TABLES)

@@ -41,7 +41,7 @@ class SyncInboxItem(Base):
     outbox_id: Mapped[str] = mapped_column(Id, index=True)
     table: Mapped[str] = mapped_column("table_name", String(32))
     row_id: Mapped[str] = mapped_column(Id)
-    kind: Mapped[str] = mapped_column(String(16))  # rejected | conflict
+    kind: Mapped[str] = mapped_column(String(16))  # rejected | conflict | set aside
     reason: Mapped[str] = mapped_column(Text)
     mine: Mapped[str] = mapped_column(Text)  # JSON: the fields as this workstation had them
     server: Mapped[str | None] = mapped_column(Text)  # JSON: the server's version of the row

@@ -42,6 +42,17 @@ TEAM_ADMIN_ROLES = {"owner", "admin"}  # may register the team's first RxDesk ad
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,35}$")
 # Fields the server derives itself and never takes from a workstation.
 DERIVED = {"prescription_item": {"quantity_supplied"}}
+# A value only one row of the team may hold (rules.json "unique") that another row holds already: the row is kept
+# without it (the server's answer is a conflict, so the workstation takes that version and shows why). Refusing the
+# row instead would refuse everything that hangs on it too: a patient's prescriptions, a user's every change.
+DUPLICATE_REASONS = {
+    ("patient", "nhs_number"): "Another patient record of the organisation has NHS number {value} (registered at "
+    "another workstation first): this one is kept without it. Compare the two records in Patients and keep one.",
+    ("user_account", "username"): "Another user of the organisation has the user name {value}: this user signs in "
+    "as {kept} from now on.",
+    ("token_account", "owner_id"): "That clinic, pharmacy or prescriber has a token account on the server already: "
+    "this one is kept apart as {kept}.",
+}
 
 
 class Rejected(Exception):
@@ -274,12 +285,39 @@ class Gateway:
             raise Rejected("Only signed prescriptions are shared.")
         if table == "ledger_entry":
             self._check_debit(data, tx)
+        duplicates = self._free_unique(table, rules, op["row"], data, tx)
         data[TEAM] = self.team
         # A supply's conflict names the item or the prescription; the line itself is kept: it happened.
         conflict = self._supply(data, parents["item_id"], tx) if table == "dispensing_line" else None
         created = self.tables.create_row(DB, table, op["row"], data, self._perms(), transaction_id=tx)
         server = {**data, "$id": op["row"], "$tableId": table, "$updatedAt": created.updatedat}
+        if duplicates:
+            return Outcome("conflict", " ".join(duplicates), server)
         return conflict or Outcome("applied", "", server)
+
+    def _free_unique(self, table: str, rules: dict[str, Any], row_id: str, data: dict[str, Any], tx: str) -> list[str]:
+        """A new row's values of unique columns (an NHS number, a user name) that another row of the team holds are
+        set aside: emptied, or made its own where the column may not be empty. Why, for each."""
+        reasons = []
+        for column in rules.get("unique", ()):
+            value = data.get(column)
+            if value is None or not self._holder(table, column, value, row_id, tx):
+                continue
+            kept = f"{value}~{row_id[-6:]}" if rules["columns"][column]["required"] else None
+            data[column] = kept
+            why = DUPLICATE_REASONS.get((table, column), "Another {table} of the organisation has that {column}.")
+            reasons.append(why.format(table=table, column=column, value=value, kept=kept))
+        return reasons
+
+    def _holder(self, table: str, column: str, value: Any, row_id: str, tx: str) -> bool:
+        """Whether another row of the team holds ``value`` in ``column``."""
+        holders = self.tables.list_rows(
+            DB,
+            table,
+            [Query.equal(column, [value]), Query.equal(TEAM, [self.team]), Query.limit(2)],
+            transaction_id=tx,
+        )
+        return any(row.id != row_id for row in holders.rows)
 
     def _check_debit(self, data: dict[str, Any], tx: str) -> None:
         prescription_id = data.get("prescription_id")
@@ -382,15 +420,17 @@ class Gateway:
                 lost.append(column)  # changed on the server since this workstation last saw it
             else:
                 changes[column] = value
+        duplicates = []
+        for column in rules.get("unique", ()):
+            if changes.get(column) is not None and self._holder(op["table"], column, changes[column], op["row"], tx):
+                del changes[column]  # the value stays as the server has it
+                duplicates.append(f"Another {op['table']} of the organisation has that {column}: kept as it was.")
         if changes:
             self.tables.update_row(DB, op["table"], op["row"], changes, transaction_id=tx)
-        if lost:
+        if lost or duplicates:
             server = {**current, **changes}
-            return Outcome(
-                "conflict",
-                f"Changed at another workstation first: {', '.join(sorted(lost))} kept as the server has it.",
-                server,
-            )
+            why = [f"Changed at another workstation first: {', '.join(sorted(lost))} kept as the server has it."]
+            return Outcome("conflict", " ".join((why if lost else []) + duplicates), server)
         return Outcome("applied", "", {**current, **changes})
 
     # -- reading -----------------------------------------------------------------------------------------------
