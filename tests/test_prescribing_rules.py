@@ -230,6 +230,32 @@ def test_allergy_to_the_same_vtm_matches_without_shared_ingredients() -> None:
     assert result.outcome is Outcome.WARN
 
 
+def test_allergy_to_another_form_of_the_same_drug_warns_naming_what_the_product_lists() -> None:
+    # Amoxicillin 125mg/5ml oral suspension lists Amoxicillin (111); the allergy is to Amoxicillin trihydrate (112),
+    # whose basis of strength is Amoxicillin: the facts relate them, the rule must see it.
+    suspension = item(related_ingredient_ids=frozenset({"111", "112"}))
+    names = {"111": "Amoxicillin", "112": "Amoxicillin trihydrate"}
+    results = run_rules(facts(suspension, allergies=(allergy_to({"112", "111"}),), ingredient_names=names))
+    [result] = only(results, "allergy")
+    assert result.outcome is Outcome.WARN and "contains Amoxicillin:" in result.message
+
+
+def test_same_drug_in_another_form_on_an_active_prescription_warns() -> None:
+    active = (ActiveMedicine("rx0", "Amoxicillin 500mg dispersible tablets", frozenset({"112"})),)
+    with_forms = item(related_ingredient_ids=frozenset({"112"}))
+    [result] = only(run_rules(facts(with_forms, active_medicines=active)), "duplicate_ingredient")
+    assert "active prescription" in result.message
+    assert only(run_rules(facts(item(), active_medicines=active)), "duplicate_ingredient") == []  # unrelated
+
+
+def test_same_drug_in_two_forms_on_one_prescription_warns_once() -> None:
+    first = item(ingredient_ids=frozenset({"112"}), related_ingredient_ids=frozenset({"111", "113"}))
+    second = item(item_id="item2", name="Amoxicillin 125mg/5ml oral suspension",
+                  related_ingredient_ids=frozenset({"112", "113"}))  # fmt: skip
+    [result] = only(run_rules(facts(first, second)), "duplicate_ingredient")
+    assert result.item_id == "item2"
+
+
 def test_unrelated_allergy_says_nothing() -> None:
     assert only(run_rules(facts(allergies=(allergy_to({"222"}),))), "allergy") == []
 

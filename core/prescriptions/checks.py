@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from core.context import ServiceContext
 from core.dmd.catalogue import Catalogue
 from core.errors import NotFound
-from core.prescriptions.products import current_unusable_state, vtm_ingredient_ids
+from core.prescriptions.products import current_unusable_state, vtm_ingredient_ids, with_related_substances
 from core.prescriptions.queries import get_prescription
 from core.prescriptions.status import ACTIVE
 from core.rules.model import RuleResult
@@ -31,6 +31,7 @@ def _item_facts(catalogue: Catalogue, item: PrescriptionItem) -> ItemFacts:
         quantity_in_words=item.quantity_in_words,
         days_supply=item.days_supply,
         ingredient_ids=frozenset(item.ingredient_ids.split()),
+        related_ingredient_ids=with_related_substances(catalogue, item.ingredient_ids.split()),
         vtm_id=str(vtm[0]) if vtm and vtm[0] is not None else None,
         unusable=current_unusable_state(catalogue, item.vmp_id, item.amp_id),
     )
@@ -49,7 +50,8 @@ def _allergy_facts(session: Session, catalogue: Catalogue, patient_id: str) -> t
             ingredients, vtm_id = vtm_ingredient_ids(catalogue, substance_id), substance_id
         else:
             ingredients, vtm_id = {substance_id}, None
-        facts.append(AllergyFacts(name, frozenset(ingredients), vtm_id, kind, severity, reaction))
+        related = with_related_substances(catalogue, ingredients)
+        facts.append(AllergyFacts(name, related, vtm_id, kind, severity, reaction))
     return tuple(facts)
 
 
@@ -78,7 +80,7 @@ def gather_facts(session: Session, ctx: ServiceContext, catalogue: Catalogue, rx
     patient_address, postcode, registration = people
     items = tuple(_item_facts(catalogue, item) for item in rx.items)
     allergies = _allergy_facts(session, catalogue, rx.patient_id)
-    wanted = {i for item in items for i in item.ingredient_ids}
+    wanted = {i for item in items for i in item.substances}
     names = {}
     if wanted:
         marks = ",".join("?" * len(wanted))

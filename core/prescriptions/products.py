@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from core.dmd.catalogue import Catalogue
@@ -90,6 +91,35 @@ def vtm_ingredient_ids(catalogue: Catalogue, vtm_id: str) -> set[str]:
             "SELECT DISTINCT vpi.isid FROM vmp JOIN vpi USING (vpid) WHERE vmp.vtmid = ?", (int(vtm_id),)
         ).fetchall()
     return {str(r[0]) for r in rows}
+
+
+def with_related_substances(catalogue: Catalogue, substance_ids: Iterable[str]) -> frozenset[str]:
+    """The substances and every form of the same active moiety, as dm+d relates them.
+
+    A VMP's ingredient (VPI ``ISID``) may be a salt or hydrate whose strength is stated as another substance, its
+    basis of strength (``BS_SUBID``: Amoxicillin for Amoxicillin trihydrate), and the same drug appears in other
+    VMPs under the basis itself (Amoxicillin 125mg/5ml oral suspension lists Amoxicillin). An allergy to one is an
+    allergy to the others, and two of them on one patient are the same medicine twice: so each substance counts
+    with its basis and with every substance that has that basis. Conservative by design: a warning too many (iron
+    salts counted together through Iron) rather than an allergy missed.
+    """
+    given = {str(s) for s in substance_ids}
+    ids = [int(s) for s in given if s.isdigit()]
+    if not ids:
+        return frozenset(given)
+    marks = ",".join("?" * len(ids))
+    bases = {
+        int(r[0])
+        for r in catalogue.conn.execute(
+            f"SELECT DISTINCT bs_subid FROM vpi WHERE isid IN ({marks}) AND bs_subid IS NOT NULL", ids
+        )
+    }
+    roots = sorted(set(ids) | bases)
+    marks = ",".join("?" * len(roots))
+    forms = {
+        int(r[0]) for r in catalogue.conn.execute(f"SELECT DISTINCT isid FROM vpi WHERE bs_subid IN ({marks})", roots)
+    }
+    return frozenset(given | {str(s) for s in (*roots, *forms)})
 
 
 def current_unusable_state(catalogue: Catalogue, vmp_id: str, amp_id: str | None) -> str | None:

@@ -42,12 +42,20 @@ class ItemFacts:
     ingredient_ids: frozenset[str]
     vtm_id: str | None
     unusable: str | None  # from the current catalogue: invalid, discontinued, not available
+    # Other forms of the same active moieties (a salt's basis of strength and its other salts): the same drug to an
+    # allergy or a duplicate check (core.prescriptions.products.with_related_substances).
+    related_ingredient_ids: frozenset[str] = frozenset()
+
+    @property
+    def substances(self) -> frozenset[str]:
+        return self.ingredient_ids | self.related_ingredient_ids
 
 
 @dataclass(frozen=True)
 class AllergyFacts:
     substance_name: str
-    ingredient_ids: frozenset[str]  # the allergen's ingredients (a VTM allergy expands to its ingredients)
+    # The allergen's ingredients (a VTM allergy expands to its ingredients) and their related forms.
+    ingredient_ids: frozenset[str]
     vtm_id: str | None
     kind: str  # allergy | intolerance
     severity: str  # mild | moderate | severe
@@ -210,11 +218,12 @@ def cd_days_supply(facts: PrescriptionFacts) -> Iterator[RuleResult]:
 def allergy(facts: PrescriptionFacts) -> Iterator[RuleResult]:
     for item in facts.items:
         for known in facts.allergies:
-            shared = item.ingredient_ids & known.ingredient_ids
+            shared = item.substances & known.ingredient_ids
             same_vtm = known.vtm_id is not None and known.vtm_id == item.vtm_id
             if not shared and not same_vtm:
                 continue
-            names = ", ".join(sorted(facts.ingredient_names.get(i, i) for i in shared)) or known.substance_name
+            named = (item.ingredient_ids & shared) or shared  # what the product itself lists, where it can
+            names = ", ".join(sorted(facts.ingredient_names.get(i, i) for i in named)) or known.substance_name
             message = (
                 f"{item.name} contains {names}: the patient has a recorded {known.severity} {known.kind} "
                 f"to {known.substance_name} ({known.reaction})."
@@ -230,7 +239,7 @@ def duplicate_ingredient(facts: PrescriptionFacts) -> Iterator[RuleResult]:
     seen: dict[str, str] = {}
     for item in facts.items:
         for other in facts.active_medicines:
-            shared = item.ingredient_ids & other.ingredient_ids
+            shared = item.substances & other.ingredient_ids
             if shared:
                 names = ", ".join(sorted(facts.ingredient_names.get(i, i) for i in shared))
                 yield _warn(
@@ -238,10 +247,12 @@ def duplicate_ingredient(facts: PrescriptionFacts) -> Iterator[RuleResult]:
                     f"{item.name}: the patient already has {names} on an active prescription ({other.name}).",
                     item,
                 )
-        for ingredient in sorted(item.ingredient_ids):
-            if ingredient in seen and seen[ingredient] != item.item_id:
-                name = facts.ingredient_names.get(ingredient, ingredient)
-                yield _warn("duplicate_ingredient", f"{item.name}: {name} is on this prescription twice.", item)
+        twice = sorted(i for i in item.substances if i in seen and seen[i] != item.item_id)
+        if twice:
+            named = [i for i in twice if i in item.ingredient_ids] or twice
+            name = ", ".join(facts.ingredient_names.get(i, i) for i in named)
+            yield _warn("duplicate_ingredient", f"{item.name}: {name} is on this prescription twice.", item)
+        for ingredient in item.substances:
             seen.setdefault(ingredient, item.item_id)
 
 
