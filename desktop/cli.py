@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
         help="start as usual, then quit: exit 0 once the sign-in window is shown and the catalogue is ready (built "
         "first on a first start), else 1 with the reason (for installers and support)",
     )
+    parser.add_argument(
+        "--check-card-form",
+        action="store_true",
+        help="show the embedded card form's page offscreen, then quit: exit 0 if Qt WebEngine shows it, else 1 "
+        "with the reason (the top-up then opens in the web browser)",
+    )
     groups = parser.add_subparsers(dest="group")
     dmd = groups.add_parser("dmd", help="the NHS dm+d medicines catalogue").add_subparsers(dest="command")
     dmd.required = True
@@ -128,6 +134,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.group is None and args.check_card_form:
+            from desktop.card_form_check import check_card_form
+
+            return check_card_form()
         if args.group is None:
             from desktop.app import run_gui  # Qt only when the GUI starts
 

@@ -18,6 +18,7 @@ destroyed on the wrong thread.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import queue
 import threading
@@ -136,7 +137,9 @@ class _Relay(QObject):
     def post(self, message: tuple[int, str, tuple[Any, ...]]) -> None:
         """From any thread."""
         self._inbox.put(message)
-        self.posted.emit()
+        # The application may be gone (a worker finishing during shutdown): then there is nobody to tell.
+        with contextlib.suppress(RuntimeError):
+            self.posted.emit()
 
     @Slot()
     def _drain(self) -> None:

@@ -12,7 +12,8 @@ temporary folder), and prints one line; the first failure is one line on stderr 
 3. Cold starts with the catalogue in place: new processes to the painted sign-in window, timed from the outside.
 4. Documents: the command line signs in as the demo prescriber, writes, signs and prints a prescription; the PDF
    has the bundled DejaVu Sans embedded and both its barcodes (Code 128 and QR) read back as the prescription id.
-5. The parse worker: a release over the one-core threshold is imported by ``rxdesk dmd import``, then built by the
+5. The card form: ``rxdesk --check-card-form`` shows the top-up's payment page in Qt WebEngine, offscreen.
+6. The parse worker: a release over the one-core threshold is imported by ``rxdesk dmd import``, then built by the
    GUI's first start from a data folder that keeps it in ``releases/``. Both times a second process of the app
    (``--multiprocessing-fork``) must be seen parsing, and the build must not fall back to one core.
 
@@ -283,6 +284,13 @@ def _barcodes(pdf: bytes) -> dict[str, str]:
     return {result.format.name: result.text for result in zxingcpp.read_barcodes(image)}
 
 
+def check_card_form(app: App, home: Path) -> None:
+    run = app.run(["--check-card-form"], home)
+    if run.returncode != 0:
+        raise CheckFailed(f"rxdesk --check-card-form failed: {run.last_words()}")
+    print(run.stdout.strip().splitlines()[-1])
+
+
 def check_parse_worker(app: App, work: Path) -> None:
     release = generate_release(work / "release", WORKER_RELEASE, version=WORKER_RELEASE_VERSION)
     xml_bytes = sum(release.sizes.values())
@@ -347,6 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 check_cold_starts(app, home, args.starts)
             if not args.no_documents:
                 check_documents(app, home)
+            check_card_form(app, home)
             if not args.no_worker:
                 check_parse_worker(app, Path(tmp))
     except CheckFailed as exc:

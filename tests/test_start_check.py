@@ -40,6 +40,7 @@ def test_the_check_passes_on_the_source_tree(capsys: pytest.CaptureFixture[str])
     assert "is nhsbsa_dmd_11.1.0_20251110000001; rxdesk dmd info --json: 400 VTM" in out
     assert "cold start to the painted sign-in window (1 new processes" in out
     assert "DejaVu Sans embedded, its Code 128 and QR symbols read back as its id" in out
+    assert "card form: Qt WebEngine showed RxDesk's payment page" in out
     assert out.rstrip().endswith("passed.")
 
 
@@ -83,3 +84,20 @@ def test_a_build_that_fell_back_to_one_core_or_started_no_worker_fails() -> None
         check_dist._expect_worker(no_worker, "the build")
     worker = check_dist.Run(0, [], "", children=[["rxdesk", "--multiprocessing-fork", "tracker_fd=7"]])
     check_dist._expect_worker(worker, "the build")
+
+
+def test_check_card_form_shows_the_payment_page_in_web_engine(tmp_path: Path) -> None:
+    env = {**os.environ, "RXDESK_HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run([*SOURCE_APP, "--check-card-form"], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("its card form's place and the channel to the app")
+
+
+def test_check_card_form_says_why_without_web_engine(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from desktop import card_form_check
+
+    monkeypatch.setattr(card_form_check, "web_engine_available", lambda: False)
+    assert card_form_check.check_card_form() == 1
+    assert "rxdesk: card form: Qt WebEngine is not part of this installation" in capsys.readouterr().err
