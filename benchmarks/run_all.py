@@ -17,6 +17,7 @@ CLINICAL = (
     ("printed documents", "benchmarks.bench_documents"),
     ("cold start of the desktop app", "benchmarks.bench_startup"),
     ("keystroke to results in the desktop app", "benchmarks.bench_type_ahead"),
+    ("sync with the server (stand-in over loopback)", "benchmarks.bench_sync"),
 )
 
 
