@@ -36,9 +36,11 @@ _REASONS = {
 
 def set_aside_duplicates(
     session: Session, table: SyncTable, row_id: str, values: dict[str, Any], server_row: dict[str, Any], now: datetime
-) -> None:
-    """Before the server's row ``row_id`` is written: free each unique value it has from any other local row."""
+) -> list[str]:
+    """Before the server's row ``row_id`` is written: free each unique value it has from any other local row. The
+    ids of the local rows changed."""
     model = table.model_table
+    changed: list[str] = []
     for column in table.unique:
         value = values.get(column)
         if value is None:
@@ -49,6 +51,7 @@ def set_aside_duplicates(
         # A column that may be empty is emptied; one that may not gets a value no other row has.
         kept = None if model.c[column].nullable else f"{value}~{holder['id'][-6:]}"
         session.execute(update(model).where(model.c.id == holder["id"]).values({column: kept}))
+        changed.append(str(holder["id"]))
         session.add(
             SyncInboxItem(
                 id=new_id(),
@@ -66,6 +69,7 @@ def set_aside_duplicates(
                 resolution=None,
             )
         )
+    return changed
 
 
 def sets_aside(table: SyncTable, mine: dict[str, Any], server: dict[str, Any]) -> bool:

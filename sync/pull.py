@@ -21,7 +21,8 @@ from core.storage.models import SyncWatermark
 from sync.merge import Merger
 from sync.tables import SYNC_TABLES, SyncTable
 
-PAGE_SIZE = 100
+# Rows per list request (Appwrite allows up to 5000): fewer round trips; each page is merged in one local transaction.
+PAGE_SIZE = 1000
 OVERLAP = timedelta(seconds=5)
 TEAM_COLUMN = "team_id"
 
@@ -89,6 +90,7 @@ def _merge_page(
     """Merge a page; True when a row had to stop the table (its parent is missing)."""
     with database.transaction() as session:
         merger = Merger(session, now)
+        merger.prefetch(table.name, rows)
         mark = session.get(SyncWatermark, table.name)
         if mark is None:
             mark = SyncWatermark(table=table.name, updated_at="", seen_ids="[]")
