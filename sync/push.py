@@ -13,9 +13,9 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from core.ids import new_id
@@ -62,12 +62,13 @@ def next_batch(database: Database, size: int = BATCH_SIZE) -> list[PendingOp]:
             return []
         fallback_actor = _first_admin(session)
         shadows: dict[tuple[str, str], ServerRow] = {}
+        row_ids = {entry.row_id for entry in entries}
+        for shadow in session.execute(select(SyncShadow).where(SyncShadow.row_id.in_(row_ids))).scalars():
+            shadows[(shadow.table, shadow.row_id)] = json.loads(shadow.data)
         batch = []
         for entry in entries:
             key = (entry.table, entry.row_id)
-            if key not in shadows:
-                shadow = session.get(SyncShadow, key)
-                shadows[key] = json.loads(shadow.data) if shadow is not None else {}
+            shadows.setdefault(key, {})
             op, after = _op(entry, shadows[key], fallback_actor)
             shadows[key] = after
             batch.append(PendingOp(entry.id, entry.table, entry.row_id, op, after))
@@ -106,14 +107,25 @@ def record_answers(
     tally: dict[str, int] = {}
     with database.transaction() as session:
         settled = []
+        # One statement for the batch's entries.
+        outbox = cast(Table, OutboxEntry.__table__)
+        session.connection().execute(
+            update(outbox)
+            .where(outbox.c.id == bindparam("entry_id"))
+            .values(state=bindparam("state"), last_error=bindparam("error"), attempted_at=bindparam("at")),
+            [
+                {
+                    "entry_id": p.entry_id,
+                    "state": by_id[p.entry_id].status,
+                    "error": by_id[p.entry_id].reason or None,
+                    "at": now,
+                }
+                for p in batch
+            ],
+        )
         for pending in batch:
             answer = by_id[pending.entry_id]
             tally[answer.status] = tally.get(answer.status, 0) + 1
-            session.execute(
-                update(OutboxEntry)
-                .where(OutboxEntry.id == pending.entry_id)
-                .values(state=answer.status, last_error=answer.reason or None, attempted_at=now)
-            )
             if answer.status in SETTLED:
                 settled.append(pending)
             else:
