@@ -103,6 +103,7 @@ def main(context: Any) -> Any:
         ops = body.get("ops")
         if not isinstance(ops, list) or len(ops) > MAX_OPS:
             return context.res.json({"message": f"Send a list of at most {MAX_OPS} changes."}, 400)
+        gateway.read_recorded(ops)
         results = [gateway.push(op, roles) for op in ops]
     except AppwriteException as exc:
         # The database did not answer as it should: nothing is known of the ops not yet answered, so the whole
@@ -124,6 +125,9 @@ class Gateway:
         self.caller = caller
         self.device = device
         self._actors: dict[str, dict[str, Any] | None] = {}
+        # The sync_op rows of the batch's op ids as read once for the batch (None: not recorded), kept up to date
+        # with what this execution records; an id missing here is looked up on its own.
+        self._recorded: dict[str, dict[str, Any] | None] = {}
 
     # -- who ---------------------------------------------------------------------------------------------------
     def caller_roles(self) -> set[str] | None:
@@ -166,11 +170,26 @@ class Gateway:
             raise Rejected(f"{'An' if role[:1] in 'aeiou' else 'A'} {role} may not make this change.")
 
     # -- one op ------------------------------------------------------------------------------------------------
+    def read_recorded(self, ops: list[Any]) -> None:
+        """The batch's ``sync_op`` rows, read at once (by id, whatever the team, as a lookup of each would)."""
+        ids = sorted({op["id"] for op in ops if isinstance(op, dict) and isinstance(op.get("id"), str)
+                      and _ID.match(op["id"])})  # fmt: skip
+        for start in range(0, len(ids), MAX_OPS):
+            chunk = ids[start : start + MAX_OPS]
+            self._recorded.update(dict.fromkeys(chunk))
+            for row in self._rows_by_id(SYNC_OP, chunk):
+                self._recorded[row["$id"]] = row
+
+    def _sync_op(self, op_id: str) -> dict[str, Any] | None:
+        if op_id in self._recorded:
+            return self._recorded[op_id]
+        return self._get(SYNC_OP, op_id)
+
     def push(self, op: Any, caller_roles: set[str]) -> dict[str, Any]:
         op_id = op.get("id") if isinstance(op, dict) else None
         if not isinstance(op_id, str) or not _ID.match(op_id):
             return Outcome("rejected", "The change has no valid id.").answer(str(op_id))
-        recorded = self._get(SYNC_OP, op_id)
+        recorded = self._sync_op(op_id)
         if recorded is not None:
             return self._replayed(op_id, recorded)
         try:
@@ -184,6 +203,7 @@ class Gateway:
                 outcome = self._apply(op, tx)
                 self._stage_sync_op(tx, op, outcome)
                 self.tables.update_transaction(tx, commit=True)
+                self._recorded[op_id] = self._sync_op_data(op, outcome.status, outcome.reason)
                 if op["table"] == "user_account":
                     self._actors.pop(op["row"], None)  # a role or an account that changed: read it again
                 return outcome.answer(op_id)
@@ -196,8 +216,9 @@ class Gateway:
                 self._rollback(tx)
                 if exc.code != 409:
                     raise
-                if self._get(SYNC_OP, op_id) is not None:  # the same op, applied meanwhile by a replay
-                    return self._replayed(op_id, self._get(SYNC_OP, op_id) or {})
+                recorded = self._recorded[op_id] = self._get(SYNC_OP, op_id)
+                if recorded is not None:  # the same op, applied meanwhile by a replay
+                    return self._replayed(op_id, recorded)
         raise AppwriteException("the row kept changing", 503, "transaction_conflict")
 
     def _replayed(self, op_id: str, recorded: dict[str, Any]) -> dict[str, Any]:
@@ -212,11 +233,14 @@ class Gateway:
         table = op.get("table") if isinstance(op.get("table"), str) else ""
         row = op.get("row") if isinstance(op.get("row"), str) else ""
         server = self._get(table, row) if table in TABLES and row and _ID.match(row) else None
+        data = self._sync_op_data(op, "rejected", reason)
         try:
-            self.tables.create_row(DB, SYNC_OP, op["id"], self._sync_op_data(op, "rejected", reason), self._perms())
+            self.tables.create_row(DB, SYNC_OP, op["id"], data, self._perms())
+            self._recorded[op["id"]] = data
         except AppwriteException as exc:
             if exc.code != 409:  # 409: a replay recorded it first
                 raise
+            self._recorded.pop(op["id"], None)
         return {"id": op["id"], "status": "rejected", "reason": reason, "server": server}
 
     def _rollback(self, tx: str) -> None:
@@ -447,6 +471,20 @@ class Gateway:
                 page.append(Query.cursor_after(cursor))
             result = self.tables.list_rows(DB, table, page, transaction_id=tx)
             rows += [{**r.data, "$id": r.id, "$updatedAt": r.updatedat} for r in result.rows]
+            if len(result.rows) < PAGE:
+                return rows
+            cursor = result.rows[-1].id
+
+    def _rows_by_id(self, table: str, ids: list[str]) -> list[dict[str, Any]]:
+        """The rows of ``table`` with these ids (at most 100), whatever their team."""
+        rows: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            page = [Query.equal("$id", ids), Query.order_asc("$id"), Query.limit(PAGE)]
+            if cursor is not None:
+                page.append(Query.cursor_after(cursor))
+            result = self.tables.list_rows(DB, table, page)
+            rows += [{**r.data, "$id": r.id, "$tableId": table, "$updatedAt": r.updatedat} for r in result.rows]
             if len(result.rows) < PAGE:
                 return rows
             cursor = result.rows[-1].id
