@@ -151,10 +151,19 @@ def record_answers(
             if table is not None:
                 merger.remember(table, pending.row_id, pending.fields_after, "")
         merger.confirm_ledger(p.row_id for p in settled if p.table == "ledger_entry")
-        for answer in answers:
-            server = answer.server
-            if server and isinstance(server.get("$tableId"), str) and server["$tableId"] in SYNC_TABLES_BY_NAME:
-                merger.merge(server["$tableId"], server)  # the server's version stands: take it here too
+        # The server's version stands: take it here too (the local rows and parents read a table at a time).
+        servers = [
+            a.server
+            for a in answers
+            if a.server and isinstance(a.server.get("$tableId"), str) and a.server["$tableId"] in SYNC_TABLES_BY_NAME
+        ]
+        by_table: dict[str, list[dict[str, Any]]] = {}
+        for server in servers:
+            by_table.setdefault(server["$tableId"], []).append(server)
+        for table_name, rows in by_table.items():
+            merger.prefetch(table_name, rows)
+        for server in servers:
+            merger.merge(server["$tableId"], server)
         merger.finish()
     return tally
 

@@ -7,6 +7,7 @@ unique indexes and row ids alike), and NULL never satisfies a comparison (``notE
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -375,6 +376,9 @@ class Filter:
     attribute: str
     values: list[Any]
     children: list[Filter] = field(default_factory=list)
+    # The values as rows are compared with them (and as a set for ``equal``), worked out once per query.
+    prepared: list[Any] | None = field(default=None, compare=False, repr=False)
+    prepared_set: frozenset[Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -588,7 +592,11 @@ def matches(table: Table, row: Row, flt: Filter) -> bool:
     if raw is None:
         return False  # SQL: a comparison with NULL is never true
     column = table.columns.get(flt.attribute)
-    values = [_comparable(table, flt.attribute, v) for v in flt.values]
+    values = flt.prepared
+    if values is None:
+        values = flt.prepared = [_comparable(table, flt.attribute, v) for v in flt.values]
+        with contextlib.suppress(TypeError):
+            flt.prepared_set = frozenset(values)
     if column is not None and column.array:
         items = [_comparable(table, flt.attribute, v) for v in raw]
         hit = any(v in items for v in values)
@@ -597,6 +605,8 @@ def matches(table: Table, row: Row, flt: Filter) -> bool:
     method = flt.method
     try:
         if method == "equal":
+            if flt.prepared_set is not None:
+                return value in flt.prepared_set
             return value in values
         if method == "notEqual":
             return value not in values
@@ -666,6 +676,10 @@ def list_rows(
     all_rows: dict[str, Row],
 ) -> tuple[list[Row], int]:
     """The page of rows for ``queries`` and the total (capped at 5000, 0 when not asked for)."""
+    by_id = next((f for f in queries.filters if f.method == "equal" and f.attribute == "$id"), None)
+    if by_id is not None:  # the primary key's index: only the rows named
+        keys = {row_key(str(v)) for v in by_id.values}
+        rows = [all_rows[k] for k in keys if k in all_rows]
     candidates = [row for row in rows if readable(row) and all(matches(table, row, f) for f in queries.filters)]
     total = min(len(candidates), COUNT_LIMIT) if include_total else 0
     orders = list(queries.orders)
