@@ -24,7 +24,7 @@ from core.storage.models import OutboxEntry, SyncInboxItem, SyncShadow, User
 from sync.duplicates import SET_ASIDE, sets_aside
 from sync.merge import Merger
 from sync.tables import SYNC_TABLES_BY_NAME, TableKind
-from sync.values import ServerRow, server_fields
+from sync.values import ServerRow, local_fields, server_fields
 
 BATCH_SIZE = 100  # the most one execution of sync-push takes
 SETTLED = frozenset({"applied", "duplicate"})
@@ -145,18 +145,20 @@ def record_answers(
                     )
                 )
         session.flush()
-        merger = Merger(session, now)  # reads the pending set after the states above
+        # The server's versions in the answers (read with the pending set after the states above), less those
+        # that say what the change itself said: remembered as settled below, nothing more to take.
+        servers: list[dict[str, Any]] = []
+        for pending in batch:
+            answer = by_id[pending.entry_id]
+            if answer.server is not None and _to_merge(pending, answer):
+                servers.append(answer.server)
+        merger = Merger(session, now, [str(server["$id"]) for server in servers])
         for pending in settled:
             table = SYNC_TABLES_BY_NAME.get(pending.table)
             if table is not None:
                 merger.remember(table, pending.row_id, pending.fields_after, "")
         merger.confirm_ledger(p.row_id for p in settled if p.table == "ledger_entry")
         # The server's version stands: take it here too (the local rows and parents read a table at a time).
-        servers = [
-            a.server
-            for a in answers
-            if a.server and isinstance(a.server.get("$tableId"), str) and a.server["$tableId"] in SYNC_TABLES_BY_NAME
-        ]
         by_table: dict[str, list[dict[str, Any]]] = {}
         for server in servers:
             by_table.setdefault(server["$tableId"], []).append(server)
@@ -166,6 +168,15 @@ def record_answers(
             merger.merge(server["$tableId"], server)
         merger.finish()
     return tally
+
+
+def _to_merge(pending: PendingOp, answer: PushAnswer) -> bool:
+    server = answer.server
+    if not server or not isinstance(server.get("$tableId"), str) or server["$tableId"] not in SYNC_TABLES_BY_NAME:
+        return False
+    table = SYNC_TABLES_BY_NAME[server["$tableId"]]
+    as_sent = answer.status in SETTLED and (table.name, str(server.get("$id"))) == (pending.table, pending.row_id)
+    return not (as_sent and server_fields(table, local_fields(table, server)) == pending.fields_after)
 
 
 def _inbox_kind(pending: PendingOp, answer: PushAnswer) -> str:

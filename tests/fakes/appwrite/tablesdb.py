@@ -8,6 +8,7 @@ unique indexes and row ids alike), and NULL never satisfies a comparison (``notE
 from __future__ import annotations
 
 import contextlib
+import heapq
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -680,7 +681,8 @@ def list_rows(
     if by_id is not None:  # the primary key's index: only the rows named
         keys = {row_key(str(v)) for v in by_id.values}
         rows = [all_rows[k] for k in keys if k in all_rows]
-    candidates = [row for row in rows if readable(row) and all(matches(table, row, f) for f in queries.filters)]
+    tests = [_predicate(table, f) for f in queries.filters]
+    candidates = [row for row in rows if readable(row) and all(test(row) for test in tests)]
     total = min(len(candidates), COUNT_LIMIT) if include_total else 0
     orders = list(queries.orders)
     # The database's tie-breaker: the internal sequence, in the direction of the last order (ASC without orders).
@@ -701,11 +703,37 @@ def list_rows(
         if direction == "before":
             orders = [(a, "DESC" if d == "ASC" else "ASC") for a, d in orders]
         cursor_key = _sort_key(table, cursor_row, orders)
-        ordered = sorted(candidates, key=lambda r: _sort_key(table, r, orders))
-        page = [r for r in ordered if cursor_key < _sort_key(table, r, orders)]
-        page = page[queries.offset : queries.offset + queries.limit]
+        after = [(key, r) for r in candidates if cursor_key < (key := _sort_key(table, r, orders))]
+        page = _first(after, queries.offset + queries.limit)[queries.offset :]
         if direction == "before":
             page.reverse()
         return page, total
-    ordered = sorted(candidates, key=lambda r: _sort_key(table, r, orders))
-    return ordered[queries.offset : queries.offset + queries.limit], total
+    keyed = [(_sort_key(table, r, orders), r) for r in candidates]
+    return _first(keyed, queries.offset + queries.limit)[queries.offset :], total
+
+
+def _first(keyed: list[tuple[tuple[Any, ...], Row]], n: int) -> list[Row]:
+    """The ``n`` rows of the smallest keys, in order (a page of a long list without sorting all of it)."""
+    if n < len(keyed) // 4:
+        chosen = heapq.nsmallest(n, keyed, key=lambda pair: pair[0])
+    else:
+        chosen = sorted(keyed, key=lambda pair: pair[0])[:n]
+    return [row for _key, row in chosen]
+
+
+def _predicate(table: Table, flt: Filter) -> Callable[[Row], bool]:
+    """``matches`` for one filter; an ``equal`` on a plain column or the id as a set lookup (most of a sync's
+    queries: a team, a parent, a list of ids), compared as ``matches`` compares them."""
+    column = table.columns.get(flt.attribute)
+    plain = column is not None and not column.array and column.type != "datetime"
+    if flt.method == "equal" and (plain or flt.attribute == "$id"):
+        try:
+            wanted = frozenset(_comparable(table, flt.attribute, v) for v in flt.values)
+        except TypeError:
+            wanted = None
+        if wanted is not None:
+            attribute = flt.attribute
+            if attribute == "$id":
+                return lambda row: row.id.lower() in wanted
+            return lambda row: (value := row.data.get(attribute)) is not None and _fold(value) in wanted
+    return lambda row: matches(table, row, flt)
