@@ -62,9 +62,13 @@ def next_batch(database: Database, size: int = BATCH_SIZE) -> list[PendingOp]:
             return []
         fallback_actor = _first_admin(session)
         shadows: dict[tuple[str, str], ServerRow] = {}
-        row_ids = {entry.row_id for entry in entries}
-        for shadow in session.execute(select(SyncShadow).where(SyncShadow.row_id.in_(row_ids))).scalars():
-            shadows[(shadow.table, shadow.row_id)] = json.loads(shadow.data)
+        by_table: dict[str, set[str]] = {}
+        for entry in entries:
+            by_table.setdefault(entry.table, set()).add(entry.row_id)
+        for table_name, row_ids in by_table.items():  # by the shadows' key (table, row), not a scan of them all
+            query = select(SyncShadow).where(SyncShadow.table == table_name, SyncShadow.row_id.in_(row_ids))
+            for shadow in session.execute(query).scalars():
+                shadows[(shadow.table, shadow.row_id)] = json.loads(shadow.data)
         batch = []
         for entry in entries:
             key = (entry.table, entry.row_id)

@@ -178,3 +178,6 @@ def test_the_summary_counts_every_row_of_the_team_whether_or_not_a_total_is_capp
     summary = _gateway(sync_world, clinic).summary()
     assert summary["counts"]["patient"] == len(sync_world.server_rows("patient")) == 4
     assert summary["counts"]["audit_event"] == len(sync_world.server.rows(DATABASE_ID, "audit_event")) > 4
+    # A workstation asks for the tables it compares only.
+    asked = _gateway(sync_world, clinic).summary(["patient", "ledger_entry"])
+    assert asked["counts"] == {"patient": 4, "ledger_entry": 0} and asked["ledgerHash"] == summary["ledgerHash"]

@@ -12,7 +12,10 @@ from core.storage.models.base import Base, Id
 
 class OutboxEntry(Base):
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_state_seq", "state", "seq"),)  # the next batch: pending, oldest first
+    __table_args__ = (
+        Index("ix_outbox_state_seq", "state", "seq"),  # the next batch: pending, oldest first
+        Index("ix_outbox_row_state", "row_id", "state"),  # a row's pending changes
+    )
 
     seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(Id, unique=True)

@@ -702,14 +702,30 @@ def list_rows(
                 )
         if direction == "before":
             orders = [(a, "DESC" if d == "ASC" else "ASC") for a, d in orders]
-        cursor_key = _sort_key(table, cursor_row, orders)
-        after = [(key, r) for r in candidates if cursor_key < (key := _sort_key(table, r, orders))]
+        sort_key = _key_function(table, orders)
+        cursor_key = sort_key(cursor_row)
+        after = [(key, r) for r in candidates if cursor_key < (key := sort_key(r))]
         page = _first(after, queries.offset + queries.limit)[queries.offset :]
         if direction == "before":
             page.reverse()
         return page, total
-    keyed = [(_sort_key(table, r, orders), r) for r in candidates]
+    if orders == [("$sequence", "ASC")]:  # no order asked for: the rows in the order they were made
+        return heapq.nsmallest(queries.offset + queries.limit, candidates, key=_sequence)[queries.offset :], total
+    sort_key = _key_function(table, orders)
+    keyed = [(sort_key(r), r) for r in candidates]
     return _first(keyed, queries.offset + queries.limit)[queries.offset :], total
+
+
+def _key_function(table: Table, orders: list[tuple[str, str]]) -> Callable[[Row], Any]:
+    """``_sort_key`` for these orders; ascending by id and sequence (a cursor's paging by id, or no order) as
+    plain values, which order the same (ids and sequences are never null)."""
+    if all(direction == "ASC" and attribute in ("$id", "$sequence") for attribute, direction in orders):
+        return lambda row: tuple(row_key(row.id) if a == "$id" else row.sequence for a, _ in orders)
+    return lambda row: _sort_key(table, row, orders)
+
+
+def _sequence(row: Row) -> int:
+    return row.sequence
 
 
 def _first(keyed: list[tuple[tuple[Any, ...], Row]], n: int) -> list[Row]:

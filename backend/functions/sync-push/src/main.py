@@ -103,7 +103,9 @@ def main(context: Any) -> Any:
         if roles is None:
             return context.res.json({"message": "You are not a member of this team."}, 403)
         if body.get("summary"):
-            return context.res.json(gateway.summary())
+            tables = body.get("tables")  # the tables the workstation compares (all when not said)
+            wanted = [t for t in tables if t in TABLES] if isinstance(tables, list) else list(TABLES)
+            return context.res.json(gateway.summary(wanted))
         ops = body.get("ops")
         if not isinstance(ops, list) or len(ops) > MAX_OPS:
             return context.res.json({"message": f"Send a list of at most {MAX_OPS} changes."}, 400)
@@ -504,13 +506,15 @@ class Gateway:
                 return rows
             cursor = result.rows[-1].id
 
-    def summary(self) -> dict[str, Any]:
-        """Rows of the team per table, and a hash of its token ledger: what a workstation checks itself against."""
+    def summary(self, tables: list[str] | None = None) -> dict[str, Any]:
+        """Rows of the team per table (of these tables), and a hash of its token ledger: what a workstation checks
+        itself against."""
         counts = {}
-        for table in TABLES:
+        for table in TABLES if tables is None else tables:
             # Appwrite counts up to 5,000 rows for a page's total: beyond that, every page is read.
             first = self.tables.list_rows(DB, table, [Query.equal(TEAM, [self.team]), Query.limit(1)])
-            counts[table] = first.total if first.total < COUNT_LIMIT else len(self.rows(table, [], select=[]))
+            total = int(first.total)
+            counts[table] = total if total < COUNT_LIMIT else len(self.rows(table, [], select=[]))
         ledger = self.rows("ledger_entry", [], select=["amount"])
         lines = sorted(f"{row['$id']}:{row.get('amount')}" for row in ledger)
         return {"counts": counts, "ledgerHash": hashlib.sha256("\n".join(lines).encode()).hexdigest()}
