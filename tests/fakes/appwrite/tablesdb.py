@@ -719,9 +719,25 @@ def list_rows(
 def _key_function(table: Table, orders: list[tuple[str, str]]) -> Callable[[Row], Any]:
     """``_sort_key`` for these orders; ascending by id and sequence (a cursor's paging by id, or no order) as
     plain values, which order the same (ids and sequences are never null)."""
-    if all(direction == "ASC" and attribute in ("$id", "$sequence") for attribute, direction in orders):
-        return lambda row: tuple(row_key(row.id) if a == "$id" else row.sequence for a, _ in orders)
+    if all(direction == "ASC" and attribute in _SYSTEM_VALUES for attribute, direction in orders):
+        getters = [_SYSTEM_VALUES[attribute] for attribute, _ in orders]
+        return lambda row: tuple(get(row) for get in getters)
     return lambda row: _sort_key(table, row, orders)
+
+
+# The system attributes as they compare (never null): a pull's order by time, then id, then sequence.
+_SYSTEM_VALUES: dict[str, Callable[[Row], Any]] = {
+    "$id": lambda row: row_key(row.id),
+    "$sequence": lambda row: row.sequence,
+    "$updatedAt": lambda row: parse_time(row.updated_at),
+    "$createdAt": lambda row: parse_time(row.created_at),
+}
+_TIME_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "greaterThan": lambda a, b: bool(a > b),
+    "greaterThanEqual": lambda a, b: bool(a >= b),
+    "lessThan": lambda a, b: bool(a < b),
+    "lessThanEqual": lambda a, b: bool(a <= b),
+}
 
 
 def _sequence(row: Row) -> int:
@@ -752,4 +768,9 @@ def _predicate(table: Table, flt: Filter) -> Callable[[Row], bool]:
             if attribute == "$id":
                 return lambda row: row.id.lower() in wanted
             return lambda row: (value := row.data.get(attribute)) is not None and _fold(value) in wanted
+    if flt.attribute in ("$updatedAt", "$createdAt") and flt.method in _TIME_COMPARISONS and len(flt.values) == 1:
+        bound = _comparable(table, flt.attribute, flt.values[0])
+        compare, value_of = _TIME_COMPARISONS[flt.method], _SYSTEM_VALUES[flt.attribute]
+        if isinstance(bound, datetime):
+            return lambda row: compare(value_of(row), bound)
     return lambda row: matches(table, row, flt)
