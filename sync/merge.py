@@ -9,7 +9,7 @@ change, so it writes no audit event and queues nothing. Append-only rows are onl
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from itertools import groupby
 from typing import Any
@@ -32,10 +32,16 @@ _LOCAL_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-def pending_rows(session: Session) -> set[tuple[str, str]]:
-    """(table, row id) of every change this workstation has not had answered yet."""
-    rows = session.execute(select(OutboxEntry.table, OutboxEntry.row_id).where(OutboxEntry.state == "pending"))
-    return {(t, r) for t, r in rows}
+def pending_rows(session: Session, row_ids: Collection[str] | None = None) -> set[tuple[str, str]]:
+    """(table, row id) of every change this workstation has not had answered yet (of these rows, if given)."""
+    query = select(OutboxEntry.table, OutboxEntry.row_id).where(OutboxEntry.state == "pending")
+    if row_ids is None:
+        return {(t, r) for t, r in session.execute(query)}
+    found: set[tuple[str, str]] = set()
+    ids = sorted(set(row_ids))
+    for start in range(0, len(ids), 500):  # within SQLite's limit of bound values
+        found |= {(t, r) for t, r in session.execute(query.where(OutboxEntry.row_id.in_(ids[start : start + 500])))}
+    return found
 
 
 class Merger:
@@ -46,10 +52,12 @@ class Merger:
     the previous row's write first: most of a merge's time).
     """
 
-    def __init__(self, session: Session, now: datetime) -> None:
+    def __init__(self, session: Session, now: datetime, row_ids: Collection[str] | None = None) -> None:
+        """``row_ids``: the rows that will be merged, if known (their pending changes are all that is read)."""
         self.session = session
         self.now = now
-        self.pending = pending_rows(session)
+        self.pending = pending_rows(session, row_ids)
+        self._to_confirm: list[str] = []  # ledger entries taken, confirmed together by ``finish``
         self._known: dict[str, set[str]] = {}
         self._accounts: set[str] = set()
         self._local: dict[str, dict[str, dict[str, Any]]] = {}  # table -> row id -> row, for the page prefetched
@@ -120,7 +128,7 @@ class Merger:
                 self.session.connection().execute(update(model).where(model.c.id == row_id).values(changed))
                 local.update(changed)  # a row merged twice here before its insert is written: the insert has it
         if table_name == "ledger_entry":
-            self.confirm_ledger([row_id])
+            self._to_confirm.append(row_id)
         self.remember(table, row_id, server_fields(table, values), str(server_row.get("$updatedAt", "")))
         return None
 
@@ -158,6 +166,8 @@ class Merger:
     def finish(self) -> None:
         """The new rows and the server versions remembered are written; each account touched: its confirmed
         balance is what the server holds of its ledger."""
+        self.confirm_ledger(self._to_confirm)
+        self._to_confirm = []
         self._write_inserts()
         if self._shadows:
             upsert = sqlite_insert(SyncShadow)

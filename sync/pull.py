@@ -89,7 +89,7 @@ def _merge_page(
 ) -> bool:
     """Merge a page; True when a row had to stop the table (its parent is missing)."""
     with database.transaction() as session:
-        merger = Merger(session, now)
+        merger = Merger(session, now, [str(row["$id"]) for row in rows])
         merger.prefetch(table.name, rows)
         mark = session.get(SyncWatermark, table.name)
         if mark is None:

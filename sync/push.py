@@ -24,7 +24,7 @@ from core.storage.models import OutboxEntry, SyncInboxItem, SyncShadow, User
 from sync.duplicates import SET_ASIDE, sets_aside
 from sync.merge import Merger
 from sync.tables import SYNC_TABLES_BY_NAME, TableKind
-from sync.values import ServerRow, server_fields
+from sync.values import ServerRow, local_fields, server_fields
 
 BATCH_SIZE = 100  # the most one execution of sync-push takes
 SETTLED = frozenset({"applied", "duplicate"})
@@ -62,9 +62,13 @@ def next_batch(database: Database, size: int = BATCH_SIZE) -> list[PendingOp]:
             return []
         fallback_actor = _first_admin(session)
         shadows: dict[tuple[str, str], ServerRow] = {}
-        row_ids = {entry.row_id for entry in entries}
-        for shadow in session.execute(select(SyncShadow).where(SyncShadow.row_id.in_(row_ids))).scalars():
-            shadows[(shadow.table, shadow.row_id)] = json.loads(shadow.data)
+        by_table: dict[str, set[str]] = {}
+        for entry in entries:
+            by_table.setdefault(entry.table, set()).add(entry.row_id)
+        for table_name, row_ids in by_table.items():  # by the shadows' key (table, row), not a scan of them all
+            query = select(SyncShadow).where(SyncShadow.table == table_name, SyncShadow.row_id.in_(row_ids))
+            for shadow in session.execute(query).scalars():
+                shadows[(shadow.table, shadow.row_id)] = json.loads(shadow.data)
         batch = []
         for entry in entries:
             key = (entry.table, entry.row_id)
@@ -145,18 +149,38 @@ def record_answers(
                     )
                 )
         session.flush()
-        merger = Merger(session, now)  # reads the pending set after the states above
+        # The server's versions in the answers (read with the pending set after the states above), less those
+        # that say what the change itself said: remembered as settled below, nothing more to take.
+        servers: list[dict[str, Any]] = []
+        for pending in batch:
+            answer = by_id[pending.entry_id]
+            if answer.server is not None and _to_merge(pending, answer):
+                servers.append(answer.server)
+        merger = Merger(session, now, [str(server["$id"]) for server in servers])
         for pending in settled:
             table = SYNC_TABLES_BY_NAME.get(pending.table)
             if table is not None:
                 merger.remember(table, pending.row_id, pending.fields_after, "")
         merger.confirm_ledger(p.row_id for p in settled if p.table == "ledger_entry")
-        for answer in answers:
-            server = answer.server
-            if server and isinstance(server.get("$tableId"), str) and server["$tableId"] in SYNC_TABLES_BY_NAME:
-                merger.merge(server["$tableId"], server)  # the server's version stands: take it here too
+        # The server's version stands: take it here too (the local rows and parents read a table at a time).
+        by_table: dict[str, list[dict[str, Any]]] = {}
+        for server in servers:
+            by_table.setdefault(server["$tableId"], []).append(server)
+        for table_name, rows in by_table.items():
+            merger.prefetch(table_name, rows)
+        for server in servers:
+            merger.merge(server["$tableId"], server)
         merger.finish()
     return tally
+
+
+def _to_merge(pending: PendingOp, answer: PushAnswer) -> bool:
+    server = answer.server
+    if not server or not isinstance(server.get("$tableId"), str) or server["$tableId"] not in SYNC_TABLES_BY_NAME:
+        return False
+    table = SYNC_TABLES_BY_NAME[server["$tableId"]]
+    as_sent = answer.status in SETTLED and (table.name, str(server.get("$id"))) == (pending.table, pending.row_id)
+    return not (as_sent and server_fields(table, local_fields(table, server)) == pending.fields_after)
 
 
 def _inbox_kind(pending: PendingOp, answer: PushAnswer) -> str:

@@ -17,6 +17,7 @@ from appwrite.services.tables_db import TablesDB
 from sync.appwrite_api import CONNECT_TIMEOUT_S, session_client
 from sync.connection import ServerSettings
 from sync.push import PushAnswer
+from sync.tables import SYNC_TABLES
 
 SYNC_PUSH = "sync-push"
 HEALTH_TIMEOUT_S = 5.0
@@ -83,7 +84,9 @@ class Transport:
         return answers
 
     def summary(self) -> dict[str, Any]:
-        return self._execute({"team": self.settings.team, "device": self.device, "summary": True})
+        # Only the tables this workstation compares (it keeps no audit events of the others, for one).
+        tables = [t.name for t in SYNC_TABLES if t.pull]
+        return self._execute({"team": self.settings.team, "device": self.device, "summary": True, "tables": tables})
 
     def list_rows(self, table: str, queries: list[str]) -> list[dict[str, Any]]:
         result = self.tables.list_rows(self.settings.database, table, queries)

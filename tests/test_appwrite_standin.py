@@ -620,6 +620,23 @@ def test_event_names_match_as_appwrite_generates_them(subscription: str, matched
     assert events.subscribed([subscription], "databases.main.tables.notes.rows.n1.update") is matched
 
 
+def test_event_matching_agrees_with_every_generated_name() -> None:
+    """``subscribed`` matches without making the names: it must answer as ``generated`` would, for every name
+    made from the event's parts, wildcards, other ids and other actions."""
+    event = "databases.main.tables.notes.rows.n1.update"
+    parts = [("databases", ["main", "*", "other"]), ("tables", ["notes", "*", "other"]), ("rows", ["n1", "*", "n2"])]
+    candidates = set()
+    for depth in range(1, 4):
+        prefixes = [""]
+        for kind, ids in parts[:depth]:
+            prefixes = [f"{p}{kind}.{i}." for p in prefixes for i in ids]
+        for prefix in prefixes:
+            candidates |= {prefix[:-1], prefix + "update", prefix + "create", prefix + "*"}
+    names = events.generated(event)
+    for candidate in sorted(candidates):
+        assert events.subscribed([candidate], event) is (candidate in names), candidate
+
+
 def test_row_writes_run_the_functions_subscribed_to_their_events(env: Env) -> None:
     server = env.server
     server.state.functions["echo"].events = [

@@ -228,8 +228,16 @@ def test_429_backs_off_and_keeps_everything(sync_world: SyncWorld, device: Devic
 
 def test_500_in_the_middle_of_a_pull(sync_world: SyncWorld, device: Device, clinic: Clinic) -> None:
     patients = add_patients(clinic, 3)
-    sync_world.server.fail("GET", rf"/v1/tablesdb/{DATABASE_ID}/tables/patient/rows", 500)
+
+    faults = []
+
+    def fail_the_pull(step: str) -> None:
+        if step.startswith("took") and not faults:  # the pull has begun (the push's gateway reads the same rows)
+            faults.append(sync_world.server.fail("GET", rf"/v1/tablesdb/{DATABASE_ID}/tables/patient/rows", 500))
+
+    device.engine.on_step = fail_the_pull
     assert device.engine.sync_now() is None
+    device.engine.on_step = lambda _step: None
     assert device.engine.status.state is SyncState.ERROR
     assert device.engine.status.detail.startswith("The server answered 500")
     assert device.pending() == 0 and on_server(sync_world, patients) == set(patients)  # the push went through

@@ -79,12 +79,14 @@ class Stored:
 
 class TableStore:
     """The tablesDB calls the gateway makes, in memory: a transaction's writes apply at once and are undone on
-    rollback (the gateway runs one op at a time, so nothing else sees them); ``$updatedAt`` is a server clock
-    that ticks a millisecond a write; ``creates`` counts rows created (a row created twice would show)."""
+    rollback (the gateway runs one op at a time, so nothing else sees them), its staged operations at its commit;
+    ``$updatedAt`` is a server clock that ticks a millisecond a write; ``creates`` counts rows created (a row
+    created twice would show)."""
 
     def __init__(self) -> None:
         self.tables: dict[str, dict[str, Stored]] = {}
         self.undo: dict[str, list[tuple[str, str, Stored | None]]] = {}
+        self.staged: dict[str, list[dict[str, Any]]] = {}
         self.creates: Counter[tuple[str, str]] = Counter()
         self.now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
         self._tx = 0
@@ -109,6 +111,14 @@ class TableStore:
         return SimpleNamespace(id=str(self._tx))
 
     def update_transaction(self, tx: str, commit: bool | None = None, rollback: bool | None = None) -> None:
+        staged = self.staged.pop(tx, [])
+        if commit:
+            for operation in staged:
+                data = {k: v for k, v in operation["data"].items() if k != "$permissions"}
+                if operation["action"] == "create":
+                    self.create_row("", operation["tableId"], operation["rowId"], data, None, tx)
+                else:
+                    self.update_row("", operation["tableId"], operation["rowId"], data, tx)
         undo = self.undo.pop(tx)
         if rollback:
             for table, row_id, before in reversed(undo):
@@ -117,6 +127,11 @@ class TableStore:
                     self.creates[(table, row_id)] -= 1
                 else:
                     self.table(table)[row_id] = before
+
+    def create_operations(self, transaction_id: str, operations: list[dict[str, Any]]) -> SimpleNamespace:
+        """Staged operations wait for the commit (the gateway reads the rows again in between)."""
+        self.staged.setdefault(transaction_id, []).extend(operations)
+        return SimpleNamespace(id=transaction_id)
 
     def get_row(self, db: str, table: str, row_id: str, transaction_id: str | None = None) -> SimpleNamespace:
         stored = self.table(table).get(row_id)
@@ -203,7 +218,7 @@ class InProcessTransport:
         return None
 
     def _apply(self, ops: list[dict[str, Any]]) -> list[PushAnswer]:
-        results = [self.gateway.push(op, {"owner"}) for op in ops]
+        results = self.gateway.push_all(ops, {"owner"})
         return [PushAnswer(r["id"], r["status"], r["reason"] or "", r["server"] or None) for r in results]
 
     def push(self, ops: list[dict[str, Any]]) -> list[PushAnswer]:

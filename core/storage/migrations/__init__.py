@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 
 
 class NewerDatabaseError(Exception):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, Text
+from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.storage.models.base import Base, Id
@@ -12,6 +12,10 @@ from core.storage.models.base import Base, Id
 
 class OutboxEntry(Base):
     __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_state_seq", "state", "seq"),  # the next batch: pending, oldest first
+        Index("ix_outbox_row_state", "row_id", "state"),  # a row's pending changes
+    )
 
     seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(Id, unique=True)

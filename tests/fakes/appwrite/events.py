@@ -45,5 +45,19 @@ def generated(event: str) -> set[str]:
 
 
 def subscribed(subscriptions: list[str], event: str) -> bool:
-    names = generated(event)
-    return any(subscription in names for subscription in subscriptions)
+    return any(_matches(subscription.split("."), event.split(".")) for subscription in subscriptions)
+
+
+def _matches(subscription: list[str], event: list[str]) -> bool:
+    """Whether ``subscription`` is one of the names ``generated(event)`` gives, without making them all (a row
+    event has 2**3 names with its action and more for its parents; every write of a busy table asks)."""
+    has_action = len(event) % 2 == 1
+    pairs = event[:-1] if has_action else event
+    if len(subscription) == len(event) and has_action:
+        if subscription[-1] != event[-1]:
+            return False
+        subscription = subscription[:-1]
+    elif len(subscription) % 2 or len(subscription) > len(pairs) or not subscription:
+        return False
+    compared = zip(subscription, pairs, strict=False)  # a parent's name is a prefix
+    return all(mine == theirs or (i % 2 == 1 and mine == "*") for i, (mine, theirs) in enumerate(compared))

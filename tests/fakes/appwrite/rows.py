@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator, MutableMapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -839,15 +840,55 @@ def create_operations(call: Call) -> Reply:
     return Reply(201, transaction_model(transaction))
 
 
+class WorkingRows(MutableMapping[str, Row]):
+    """A table's rows as a transaction's operations leave them: its changes over the table's rows, which stay as
+    they are until ``write_through`` (no copy of a whole table per transaction)."""
+
+    def __init__(self, base: dict[str, Row]) -> None:
+        self.base = base
+        self.changed: dict[str, Row] = {}
+        self.removed: set[str] = set()
+
+    def __getitem__(self, key: str) -> Row:
+        if key in self.changed:
+            return self.changed[key]
+        if key in self.removed:
+            raise KeyError(key)
+        return self.base[key]
+
+    def __setitem__(self, key: str, row: Row) -> None:
+        self.changed[key] = row
+        self.removed.discard(key)
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self:
+            raise KeyError(key)
+        self.changed.pop(key, None)
+        if key in self.base:
+            self.removed.add(key)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from (k for k in self.base if k not in self.changed and k not in self.removed)
+        yield from self.changed
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def write_through(self) -> None:
+        for key in self.removed:
+            del self.base[key]
+        self.base.update(self.changed)
+
+
 def _apply(
     call: Call,
     transaction: Transaction,
-    working: dict[tuple[str, str], dict[str, Row]],
+    working: dict[tuple[str, str], WorkingRows],
     *,
     strict: bool,
     applied: list[tuple[Table, Row, str]] | None = None,
 ) -> None:
-    """Apply the staged operations, in order, to ``working`` (copies of the tables' rows). ``strict``: a commit
+    """Apply the staged operations, in order, to ``working`` (the tables' rows as changed). ``strict``: a commit
     (a row changed since its operation was staged is a conflict); otherwise a preview that skips failures.
     ``applied`` gets (table, row after the operation (a deleted one as it was), action) for each, in order."""
     now = call.standin.stamp()
@@ -859,7 +900,7 @@ def _apply(
             if strict:
                 raise ApiError("table_not_found", None, op.table_id)
             continue
-        rows = working.setdefault((op.database_id, op.table_id), dict(table.rows))
+        rows = working.setdefault((op.database_id, op.table_id), WorkingRows(table.rows))
         key = (op.database_id, op.table_id, row_key(op.row_id or ""))
         timestamp = None if key in touched or not strict else op.staged_at
         data = {k: v for k, v in op.data.items() if k != "$permissions"}
@@ -886,7 +927,7 @@ def _apply(
 
 def _simulate(call: Call, transaction: Transaction) -> dict[tuple[str, str], dict[str, Row]]:
     saved = _sequences(call)
-    working: dict[tuple[str, str], dict[str, Row]] = {}
+    working: dict[tuple[str, str], WorkingRows] = {}
     try:
         _apply(call, transaction, working, strict=False)
     finally:
@@ -919,7 +960,7 @@ def update_transaction(call: Call) -> Reply:
         transaction.status, transaction.updated_at = "failed", stamp
         return Reply(200, transaction_model(transaction))
     saved = _sequences(call)
-    working: dict[tuple[str, str], dict[str, Row]] = {}
+    working: dict[tuple[str, str], WorkingRows] = {}
     applied: list[tuple[Table, Row, str]] = []
     try:
         _apply(call, transaction, working, strict=True, applied=applied)
@@ -927,8 +968,8 @@ def update_transaction(call: Call) -> Reply:
         _restore_sequences(call, saved)
         transaction.status, transaction.updated_at = "failed", stamp
         raise
-    for (database_id, table_id), rows in working.items():  # all or nothing: swap in every table's rows at once
-        call.standin.state.databases[database_id].tables[table_id].rows = rows
+    for rows in working.values():  # all or nothing: every table's changes written at once (under the state lock)
+        rows.write_through()
     transaction.status, transaction.updated_at = "committed", stamp
     for table, row, action in applied:  # the rows' events, now that they are written
         _raise_event(call, table, row, action)

@@ -4,6 +4,7 @@ so that a "server restart" keeps it. Also the clock, ids, times and the permissi
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import secrets
 import threading
@@ -133,6 +134,7 @@ def truncate_ms(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
+@functools.lru_cache(maxsize=65536)  # every row's $updatedAt, for every page that orders or filters by it
 def parse_time(text: str) -> datetime:
     """An ISO 8601 date or date-time; naive ones are UTC (as Appwrite's DateTime does)."""
     value = text.strip()

@@ -7,6 +7,8 @@ unique indexes and row ids alike), and NULL never satisfies a comparison (``notE
 
 from __future__ import annotations
 
+import contextlib
+import heapq
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -375,6 +377,9 @@ class Filter:
     attribute: str
     values: list[Any]
     children: list[Filter] = field(default_factory=list)
+    # The values as rows are compared with them (and as a set for ``equal``), worked out once per query.
+    prepared: list[Any] | None = field(default=None, compare=False, repr=False)
+    prepared_set: frozenset[Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -588,7 +593,11 @@ def matches(table: Table, row: Row, flt: Filter) -> bool:
     if raw is None:
         return False  # SQL: a comparison with NULL is never true
     column = table.columns.get(flt.attribute)
-    values = [_comparable(table, flt.attribute, v) for v in flt.values]
+    values = flt.prepared
+    if values is None:
+        values = flt.prepared = [_comparable(table, flt.attribute, v) for v in flt.values]
+        with contextlib.suppress(TypeError):
+            flt.prepared_set = frozenset(values)
     if column is not None and column.array:
         items = [_comparable(table, flt.attribute, v) for v in raw]
         hit = any(v in items for v in values)
@@ -597,6 +606,8 @@ def matches(table: Table, row: Row, flt: Filter) -> bool:
     method = flt.method
     try:
         if method == "equal":
+            if flt.prepared_set is not None:
+                return value in flt.prepared_set
             return value in values
         if method == "notEqual":
             return value not in values
@@ -666,7 +677,12 @@ def list_rows(
     all_rows: dict[str, Row],
 ) -> tuple[list[Row], int]:
     """The page of rows for ``queries`` and the total (capped at 5000, 0 when not asked for)."""
-    candidates = [row for row in rows if readable(row) and all(matches(table, row, f) for f in queries.filters)]
+    by_id = next((f for f in queries.filters if f.method == "equal" and f.attribute == "$id"), None)
+    if by_id is not None:  # the primary key's index: only the rows named
+        keys = {row_key(str(v)) for v in by_id.values}
+        rows = [all_rows[k] for k in keys if k in all_rows]
+    tests = [_predicate(table, f) for f in queries.filters]
+    candidates = [row for row in rows if readable(row) and all(test(row) for test in tests)]
     total = min(len(candidates), COUNT_LIMIT) if include_total else 0
     orders = list(queries.orders)
     # The database's tie-breaker: the internal sequence, in the direction of the last order (ASC without orders).
@@ -686,12 +702,75 @@ def list_rows(
                 )
         if direction == "before":
             orders = [(a, "DESC" if d == "ASC" else "ASC") for a, d in orders]
-        cursor_key = _sort_key(table, cursor_row, orders)
-        ordered = sorted(candidates, key=lambda r: _sort_key(table, r, orders))
-        page = [r for r in ordered if cursor_key < _sort_key(table, r, orders)]
-        page = page[queries.offset : queries.offset + queries.limit]
+        sort_key = _key_function(table, orders)
+        cursor_key = sort_key(cursor_row)
+        after = [(key, r) for r in candidates if cursor_key < (key := sort_key(r))]
+        page = _first(after, queries.offset + queries.limit)[queries.offset :]
         if direction == "before":
             page.reverse()
         return page, total
-    ordered = sorted(candidates, key=lambda r: _sort_key(table, r, orders))
-    return ordered[queries.offset : queries.offset + queries.limit], total
+    if orders == [("$sequence", "ASC")]:  # no order asked for: the rows in the order they were made
+        return heapq.nsmallest(queries.offset + queries.limit, candidates, key=_sequence)[queries.offset :], total
+    sort_key = _key_function(table, orders)
+    keyed = [(sort_key(r), r) for r in candidates]
+    return _first(keyed, queries.offset + queries.limit)[queries.offset :], total
+
+
+def _key_function(table: Table, orders: list[tuple[str, str]]) -> Callable[[Row], Any]:
+    """``_sort_key`` for these orders; ascending by id and sequence (a cursor's paging by id, or no order) as
+    plain values, which order the same (ids and sequences are never null)."""
+    if all(direction == "ASC" and attribute in _SYSTEM_VALUES for attribute, direction in orders):
+        getters = [_SYSTEM_VALUES[attribute] for attribute, _ in orders]
+        return lambda row: tuple(get(row) for get in getters)
+    return lambda row: _sort_key(table, row, orders)
+
+
+# The system attributes as they compare (never null): a pull's order by time, then id, then sequence.
+_SYSTEM_VALUES: dict[str, Callable[[Row], Any]] = {
+    "$id": lambda row: row_key(row.id),
+    "$sequence": lambda row: row.sequence,
+    "$updatedAt": lambda row: parse_time(row.updated_at),
+    "$createdAt": lambda row: parse_time(row.created_at),
+}
+_TIME_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "greaterThan": lambda a, b: bool(a > b),
+    "greaterThanEqual": lambda a, b: bool(a >= b),
+    "lessThan": lambda a, b: bool(a < b),
+    "lessThanEqual": lambda a, b: bool(a <= b),
+}
+
+
+def _sequence(row: Row) -> int:
+    return row.sequence
+
+
+def _first(keyed: list[tuple[tuple[Any, ...], Row]], n: int) -> list[Row]:
+    """The ``n`` rows of the smallest keys, in order (a page of a long list without sorting all of it)."""
+    if n < len(keyed) // 4:
+        chosen = heapq.nsmallest(n, keyed, key=lambda pair: pair[0])
+    else:
+        chosen = sorted(keyed, key=lambda pair: pair[0])[:n]
+    return [row for _key, row in chosen]
+
+
+def _predicate(table: Table, flt: Filter) -> Callable[[Row], bool]:
+    """``matches`` for one filter; an ``equal`` on a plain column or the id as a set lookup (most of a sync's
+    queries: a team, a parent, a list of ids), compared as ``matches`` compares them."""
+    column = table.columns.get(flt.attribute)
+    plain = column is not None and not column.array and column.type != "datetime"
+    if flt.method == "equal" and (plain or flt.attribute == "$id"):
+        try:
+            wanted = frozenset(_comparable(table, flt.attribute, v) for v in flt.values)
+        except TypeError:
+            wanted = None
+        if wanted is not None:
+            attribute = flt.attribute
+            if attribute == "$id":
+                return lambda row: row.id.lower() in wanted
+            return lambda row: (value := row.data.get(attribute)) is not None and _fold(value) in wanted
+    if flt.attribute in ("$updatedAt", "$createdAt") and flt.method in _TIME_COMPARISONS and len(flt.values) == 1:
+        bound = _comparable(table, flt.attribute, flt.values[0])
+        compare, value_of = _TIME_COMPARISONS[flt.method], _SYSTEM_VALUES[flt.attribute]
+        if isinstance(bound, datetime):
+            return lambda row: compare(value_of(row), bound)
+    return lambda row: matches(table, row, flt)

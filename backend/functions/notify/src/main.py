@@ -8,7 +8,7 @@ row, and for each channel (email, SMS):
 1. claims the notification: creates the ``notification`` row whose id is derived from (row id, event, channel). A
    second delivery of the same event finds it there (409) and sends nothing;
 2. sends nothing without consent, to a channel the patient did not choose, or to an address that is not valid
-   (a UK mobile number, as E.164, for SMS): the row says ``skipped`` and why;
+   (a UK mobile number, as E.164, for SMS): the row is created ``skipped``, with why, at once;
 3. sends through SendGrid's v3 API (email) or Twilio's Messages API (SMS) with httpx, explicit timeouts and up to
    ``TRIES`` tries with backoff on 5xx, 429 and network failures (``Retry-After`` honoured, up to a limit);
 4. records the outcome on the row: ``sent``, ``failed`` (tried again by the scheduled run), ``rejected`` (the
@@ -27,11 +27,12 @@ configured is skipped (``not_configured``). Deployed on its own: everything it n
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -218,6 +219,10 @@ class Twilio(Provider):
         return str(sid) if sid else None
 
 
+def _providers_set() -> bool:
+    return bool(os.environ.get("SENDGRID_API_KEY") or os.environ.get("TWILIO_ACCOUNT_SID"))
+
+
 def providers_from_environment(http: httpx.Client) -> dict[str, Provider]:
     env = os.environ
     backoff = float(env.get("NOTIFY_BACKOFF_SECONDS") or 1.0)
@@ -249,8 +254,10 @@ def main(context: Any) -> Any:
         .set_key(key)
     )
     seconds = float(os.environ.get("NOTIFY_TIMEOUT_SECONDS") or TIMEOUT_SECONDS)
-    with httpx.Client(timeout=httpx.Timeout(seconds, connect=min(seconds, 5.0))) as http:
-        notifier = Notifier(TablesDB(client), providers_from_environment(http))
+    # An HTTP client costs about 20 ms to make (its TLS context): only where a provider may be called.
+    http = httpx.Client(timeout=httpx.Timeout(seconds, connect=min(seconds, 5.0))) if _providers_set() else None
+    with http or contextlib.nullcontext():
+        notifier = Notifier(TablesDB(client), providers_from_environment(http) if http else {})
         try:
             if trigger == "schedule":
                 outcomes = notifier.retry()
@@ -292,8 +299,9 @@ class Recipient:
     team: str
     patient_id: str | None
     patient: dict[str, Any] | None
-    clinic: str
-    pharmacy: str
+    prescription: dict[str, Any] | None
+    clinic: str = ""  # the names, read only when a message is sent (``Notifier.named``)
+    pharmacy: str = ""
 
 
 class Notifier:
@@ -307,6 +315,13 @@ class Notifier:
         outcomes = {}
         for channel in CHANNELS:
             notification = notification_id(str(row["$id"]), kind, channel)
+            address, reason = self.address(channel, recipient.patient)
+            if address is None or channel not in self.providers:
+                # Nothing to send: the notification is recorded as skipped at once (a replay finds it).
+                skipped = reason or "not_configured"
+                claimed = self.claim(notification, recipient, table, str(row["$id"]), kind, channel, skipped)
+                outcomes[channel] = "skipped" if claimed else "duplicate"
+                continue
             if not self.claim(notification, recipient, table, str(row["$id"]), kind, channel):
                 outcomes[channel] = "duplicate"
                 continue
@@ -334,7 +349,17 @@ class Notifier:
         return outcomes
 
     # -- one notification --------------------------------------------------------------------------------------
-    def claim(self, notification: str, to: Recipient, table: str, row_id: str, kind: str, channel: str) -> bool:
+    def claim(
+        self,
+        notification: str,
+        to: Recipient,
+        table: str,
+        row_id: str,
+        kind: str,
+        channel: str,
+        skipped: str | None = None,
+    ) -> bool:
+        """Create the notification's row: pending, or ``skipped`` for that reason. False: it was there already."""
         data = {
             TEAM: to.team,
             "table_name": table,
@@ -342,8 +367,8 @@ class Notifier:
             "event": kind,
             "channel": channel,
             "patient_id": to.patient_id,
-            "status": "pending",
-            "reason": None,
+            "status": "skipped" if skipped else "pending",
+            "reason": skipped,
             "attempts": 0,
             "provider_status": None,
             "provider_id": None,
@@ -363,6 +388,7 @@ class Notifier:
             self.finish(notification, "skipped", attempts, reason=reason or "not_configured")
             return "skipped"
         template = TEMPLATES[kind]
+        to = self.named(to)
         text = template["text"].format(clinic=to.clinic, pharmacy=to.pharmacy)
         if channel == "email":
             text += EMAIL_FOOTER.format(clinic=to.clinic)
@@ -414,14 +440,21 @@ class Notifier:
             prescription = self._get("prescription", str(item.get("prescription_id"))) if item else None
         team = str(row.get(TEAM) or (prescription or {}).get(TEAM) or "")
         if prescription is None:
-            return Recipient(team, None, None, "Your clinic", "Your pharmacy")
+            return Recipient(team, None, None, None)
         patient_id = prescription.get("patient_id")
         patient = self._get("patient", str(patient_id)) if patient_id else None
+        return Recipient(team, str(patient_id) if patient_id else None, patient, prescription)
+
+    def named(self, to: Recipient) -> Recipient:
+        """The recipient with the clinic's and the pharmacy's names, for a message's text."""
+        prescription = to.prescription
+        if to.clinic or prescription is None:
+            return replace(to, clinic=to.clinic or "Your clinic", pharmacy=to.pharmacy or "Your pharmacy")
         clinic = self._name(prescription.get("organisation_id")) or "Your clinic"
         dispensings = self._rows("dispensing", [Query.equal("prescription_id", [prescription["$id"]])])
         latest = max(dispensings, key=lambda d: str(d.get("dispensed_at") or ""), default=None)
         pharmacy = (self._name(latest.get("organisation_id")) if latest else None) or clinic
-        return Recipient(team, str(patient_id) if patient_id else None, patient, clinic, pharmacy)
+        return replace(to, clinic=clinic, pharmacy=pharmacy)
 
     def _name(self, organisation_id: Any) -> str | None:
         organisation = self._get("organisation", str(organisation_id)) if organisation_id else None
