@@ -14,6 +14,7 @@ from pathlib import Path
 
 from benchmarks.common import describe_machine, full_release
 from core.dmd.build import build_replica
+from core.dmd.layout import packs_files
 
 # Runs in its own process, so sampling costs the measured processes nothing but a little CPU time. Resident
 # memory is read from /proc (psutil) for this process and every descendant but the sampler, summed, every 50 ms.
@@ -61,11 +62,11 @@ def main() -> None:
             result = build_replica(target, release)
             wall = time.perf_counter() - start
         rows = sum(result.counts.values())
-        size = target.stat().st_size
+        size = sum(p.stat().st_size for p in [target, *packs_files(target)])
     print(f"import wall time: {wall:.2f} s")
     print(f"rows: {rows:,} ({rows / wall:,.0f} rows/s)")
     print(f"peak RSS: {rss.peak_mb:.0f} MB (this process and the parse worker together, sampled every 50 ms)")
-    print(f"replica size: {size / 1024**2:.0f} MB")
+    print(f"replica size: {size / 1024**2:.0f} MB (main file and packs file)")
     main_counts = {t: result.counts[t] for t in ("vtm", "vmp", "vmpp", "amp", "ampp", "gtin", "ing")}
     print(f"counts: {main_counts}")
 

@@ -14,6 +14,7 @@ import pytest
 
 from core.dmd.build import BuildResult, build_replica
 from core.dmd.catalogue import Catalogue
+from core.dmd.layout import packs_files
 from core.paths import demo_release
 from tests.clinic import Clinic, copy_clinic, make_clinic
 from tests.fakes.memory_keyring import MemoryKeyring
@@ -91,23 +92,32 @@ def catalogue_2021(replica_2021: BuiltReplica) -> Iterator[Catalogue]:
 
 @dataclass(frozen=True)
 class ExistingReplica:
-    """A good replica already in use at ``path``: a failed import must leave it, and only it, in place."""
+    """A good replica already in use at ``path``: a failed import must leave it (its main file and its packs
+    file), and only it, in place."""
 
     path: Path
-    sha256: str
+    sha256: dict[str, str]  # of each of its files, by name
+
+    @classmethod
+    def of(cls, path: Path) -> ExistingReplica:
+        files = [path, *packs_files(path)]
+        assert len(files) == 2, "a replica is a main file and a packs file"
+        return cls(path, {p.name: sha256_of(p) for p in files})
 
     def assert_untouched(self) -> None:
-        assert sorted(p.name for p in self.path.parent.iterdir()) == [self.path.name], "leftover files"
-        assert sha256_of(self.path) == self.sha256, "the previous replica was modified"
+        assert sorted(p.name for p in self.path.parent.iterdir()) == sorted(self.sha256), "leftover files"
+        for name, sha256 in self.sha256.items():
+            assert sha256_of(self.path.with_name(name)) == sha256, f"the previous replica's {name} was modified"
         with Catalogue(self.path) as cat:
             assert cat.counts()["vmp"] > 0
+            assert cat.counts()["ampp"] > 0
 
 
 @pytest.fixture
 def existing_replica(tmp_path: Path, zip_2021: Path) -> ExistingReplica:
     target = tmp_path / "data" / "dmd.sqlite"
     build_replica(target, zip_2021, parallel=False)
-    return ExistingReplica(target, sha256_of(target))
+    return ExistingReplica.of(target)
 
 
 @pytest.fixture(scope="session")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from core.dmd.catalogue import Catalogue
+from core.dmd.layout import copy_replica
 from desktop.cli import main
 from tests.clinic import PASSWORD, PRESCRIBER_PIN, Clinic, copy_clinic
 from tests.prescribing_helpers import add_patient, fund_clinic, vmp_with_schedule
@@ -24,7 +24,7 @@ def home(clinic_template: Clinic, demo_catalogue: Catalogue, tmp_path: Path, mon
     fund_clinic(installation, 500)
     patient = add_patient(installation, given="Cara", family="Doyle")
     installation.database.close()
-    shutil.copy(demo_catalogue.path, data / "dmd.sqlite")
+    copy_replica(demo_catalogue.path, data / "dmd.sqlite")
     (data / "patient_id").write_text(patient.id)
     monkeypatch.setenv("RXDESK_PASSWORD", PASSWORD)
     monkeypatch.setenv("RXDESK_PIN", PRESCRIBER_PIN)

@@ -20,6 +20,7 @@ from core.dmd import build as build_module
 from core.dmd.build import build_replica
 from core.dmd.catalogue import Catalogue
 from core.dmd.errors import DmdError, ReleaseError, ReplicaMissingError, ValidationError
+from core.dmd.layout import copy_replica
 from core.dmd.source import locate_release
 from tests.conftest import ExistingReplica
 from tests.release_zips import SAMPLE_2021, SAMPLE_BONUS_ZIP, build_main_zip
@@ -429,11 +430,10 @@ def test_damaged_replica_file_gives_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_replica_of_another_schema_version_is_refused(tmp_path: Path, existing_replica: ExistingReplica) -> None:
-    import shutil
     import sqlite3
 
     copy = tmp_path / "old.sqlite"
-    shutil.copy(existing_replica.path, copy)
+    copy_replica(existing_replica.path, copy)
     conn = sqlite3.connect(copy)
     conn.execute("PRAGMA user_version = 999")
     conn.close()

@@ -17,6 +17,7 @@ from lxml import etree
 
 from core.dmd.build import BuildResult, build_replica
 from core.dmd.catalogue import Catalogue
+from core.dmd.layout import packs_files
 from tests.release_zips import SAMPLE_2021, build_main_zip
 
 XSI = 'xmlns="" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
@@ -490,9 +491,11 @@ def test_large_file_parses_in_constant_memory(tmp_path: Path) -> None:
 
 def test_replica_file_has_no_journal_left_after_a_build(tmp_path: Path) -> None:
     target, _ = build(tmp_path, {})
-    assert sorted(p.name for p in target.parent.iterdir()) == ["dmd.sqlite"]
-    conn = sqlite3.connect(f"file:{target}?mode=ro", uri=True)
-    try:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    finally:
-        conn.close()
+    [packs] = packs_files(target)
+    assert sorted(p.name for p in target.parent.iterdir()) == sorted(["dmd.sqlite", packs.name])
+    for path in (target, packs):
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        finally:
+            conn.close()

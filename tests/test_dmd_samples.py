@@ -20,6 +20,7 @@ from core.dmd import build as build_module
 from core.dmd.build import build_replica
 from core.dmd.catalogue import Catalogue
 from core.dmd.errors import NotFoundError
+from core.dmd.layout import attach_files, packs_files
 from core.dmd.schema import RECORD_TYPES, RECORD_TYPES_BY_TABLE, SCHEMA_VERSION, RecordType
 from tests.conftest import BuiltReplica
 from tests.release_zips import SAMPLE_2019, SAMPLE_2021, SAMPLE_BONUS_ZIP
@@ -101,8 +102,10 @@ def text_of(record: Any, tag: str) -> str | None:
 
 
 def table_rows(path: Path, table: str) -> list[tuple[Any, ...]]:
+    """Every row of a table of a replica, whichever of its files holds the table (``packs.search_doc``: the packs')."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
+        attach_files(conn, path)
         rows = conn.execute(f"SELECT * FROM {table}").fetchall()
     finally:
         conn.close()
@@ -375,21 +378,22 @@ def test_parallel_and_serial_builds_are_identical(
     assert len(workers) == 1, "parallel=True must parse part of the release in a second process"
     assert result.counts == replica_2019.result.counts
     assert result.warnings == replica_2019.result.warnings
-    for table in [rt.table for rt in RECORD_TYPES] + ["search_doc", "import_warning"]:
+    for table in [rt.table for rt in RECORD_TYPES] + ["search_doc", "packs.search_doc", "import_warning"]:
         assert table_rows(target, table) == table_rows(replica_2019.path, table), table
     serial = {k: v for k, v in table_rows(replica_2019.path, "release_meta") if k != "built_at"}
     parallel = {k: v for k, v in table_rows(target, "release_meta") if k != "built_at"}
     assert parallel == serial
-    # The packs' search index was built in the worker and copied in as stored: FTS5 finds it whole and sound.
+    # The packs' search index was built in the worker, in the packs file: FTS5 finds both parts whole and sound.
     with contextlib.closing(sqlite3.connect(target)) as conn:
-        for fts in ("search_fts", "pack_fts"):
-            conn.execute(f"INSERT INTO {fts} ({fts}) VALUES ('integrity-check')")
+        conn.execute("INSERT INTO search_fts (search_fts) VALUES ('integrity-check')")
+    with contextlib.closing(sqlite3.connect(packs_files(target)[0])) as conn:
+        conn.execute("INSERT INTO pack_fts (pack_fts) VALUES ('integrity-check')")
     with Catalogue(target) as cat, Catalogue(replica_2019.path) as ref:
         for query in ("para", "tab", "amox 250", "mg", "zz", "caps 28", "co-"):
             for hidden in (False, True):
                 found = cat.search(query, limit=50, include_hidden=hidden)
                 assert found == ref.search(query, limit=50, include_hidden=hidden), query
-        [(pack_id, pack_name)] = cat.conn.execute("SELECT id, name FROM search_doc WHERE kind = 4 LIMIT 1")
+        [(pack_id, pack_name)] = cat.conn.execute("SELECT id, name FROM packs.search_doc WHERE kind = 4 LIMIT 1")
         assert any(hit.type == "ampp" and hit.id == pack_id for hit in cat.search(pack_name, include_hidden=True))
 
 

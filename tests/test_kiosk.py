@@ -4,7 +4,6 @@ started with --kiosk."""
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from shiboken6 import isValid
 from sqlalchemy import select
 
 from core.dmd.catalogue import Catalogue
+from core.dmd.layout import copy_replica
 from core.kiosk import KioskSettings, KioskWorkspace
 from core.storage.models import AuditEvent
 from core.users.roles import Role
@@ -207,7 +207,7 @@ def test_rxdesk_kiosk_starts_locked_down(
     data = tmp_path / "data"
     data.mkdir()
     copy_clinic(clinic_template, data / "rxdesk.sqlite").database.close()
-    shutil.copyfile(demo_catalogue.path, data / "dmd.sqlite")  # a current replica: nothing to build
+    copy_replica(demo_catalogue.path, data / "dmd.sqlite")  # a current replica: nothing to build
     app = QApplication.instance()
     assert isinstance(app, QApplication)
     before = app.styleSheet()

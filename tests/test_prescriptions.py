@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.dmd.catalogue import Catalogue
+from core.dmd.layout import copy_replica
 from core.errors import InsufficientTokens, InvalidTransition, PermissionDenied, SignInFailed, ValidationError
 from core.prescriptions.checks import check_prescription
 from core.prescriptions.drafting import add_item, create_prescription, remove_item
@@ -438,11 +439,10 @@ def test_five_wrong_pins_lock_signing(clinic: Clinic, demo_catalogue: Catalogue)
 def test_an_unknown_controlled_drug_category_is_never_taken_for_none(
     clinic: Clinic, demo_catalogue: Catalogue, tmp_path: Path
 ) -> None:
-    import shutil
     import sqlite3
 
     copy = tmp_path / "dmd.sqlite"
-    shutil.copy(demo_catalogue.path, copy)
+    copy_replica(demo_catalogue.path, copy)
     vmp = vmp_with_schedule(demo_catalogue, None)
     with sqlite3.connect(copy) as conn:
         conn.execute("UPDATE control_info SET catcd = '0042' WHERE vpid = ?", (int(vmp),))

@@ -3,11 +3,11 @@
 The replica is built in a new file beside the target, validated, then swapped in with ``os.replace``: until that
 moment the previous replica keeps serving, and on any failure it stays untouched and the new file is removed.
 
-Both cores are used: a worker process parses the packs (the biggest file) into a part file of its own and
-finishes them there (indexes, their part of the search index, their own checks) while this process parses and
-finishes the rest. The worker's tables, indexes and search part are then copied in as stored, inside SQLite
-(``INSERT INTO t SELECT * FROM part.t`` between tables and indexes of the same definition moves the stored
-records without decoding them), and only the checks that link packs to products are left to run here.
+The replica is two files (layout.py): the main file and the packs file it names. Both cores are used: a worker
+process parses the packs (the biggest release file) into the new packs file and finishes them there (indexes, their
+part of the search index, their own checks) while this process parses and finishes the rest in the new main file.
+Only the checks that link packs to products are left to run at the end, with the packs file attached. On one core
+(a small release, or no second process) this process fills both files itself.
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ from pathlib import Path
 
 from core.dmd import ddl
 from core.dmd.finishing import Finisher
+from core.dmd.layout import PACK_FILES, PACKS_SCHEMA, named_files, pack_tables, packs_file_name, packs_files
 from core.dmd.loading import Sources, create_database, load_file, row_writer, source_of, storage_error
-from core.dmd.parse_worker import ParseTask, ParseWorker, ParseWorkerLost
+from core.dmd.parse_worker import ParseTask, ParseWorker, ParseWorkerLost, WorkerResult, load_part
 from core.dmd.parser import Columns, ParseStats, Row, RowSink
 from core.dmd.progress import Progress, ProgressTracker
 from core.dmd.release_info import ReleaseInfo, write_release_info
 from core.dmd.schema import RECORD_TYPES, RECORD_TYPES_BY_TABLE, RELEASE_FILES, SCHEMA_VERSION
-from core.dmd.search_index import copy_search_part
 from core.dmd.source import DEFAULT_MAX_UNCOMPRESSED, ReleaseSource, locate_release
 
 log = logging.getLogger(__name__)
@@ -65,18 +65,20 @@ def build_replica(
     tag = uuid.uuid4().hex[:8]
     tmp = target.with_name(f".{target.name}.{tag}.building")
     part = target.with_name(f".{target.name}.{tag}.part")
+    packs = target.with_name(packs_file_name(target, tag))
     try:
         try:
-            result = _build(tmp, part, main_src, bonus_src, progress, parallel)
+            result = _build(tmp, part, packs.name, main_src, bonus_src, progress, parallel)
         except ParseWorkerLost as exc:
             # A machine that will not run the second process still gets its catalogue, on one core.
             log.warning("building on one core: %s", exc)
             _remove_build_files(tmp, part)
-            result = _build(tmp, part, main_src, bonus_src, progress, parallel=False)
-        _swap(tmp, target)
-        return result
+            result = _build(tmp, part, packs.name, main_src, bonus_src, progress, parallel=False)
+        _swap(tmp, part, packs, target)
     finally:
         _remove_build_files(tmp, part)
+    _remove_unused_packs(target)
+    return result
 
 
 def _remove_build_files(*paths: Path) -> None:
@@ -96,11 +98,28 @@ def _remove_stale_leftovers(target: Path) -> None:
         with contextlib.suppress(OSError):
             if now - leftover.stat().st_mtime > _STALE_AFTER_SECONDS:
                 leftover.unlink()
+    _remove_unused_packs(target)
+
+
+def _remove_unused_packs(target: Path) -> None:
+    """Packs files the replica no longer names. One still open elsewhere (Windows) goes at the next build."""
+    in_use: set[Path] = set()
+    if target.exists():
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{target}?mode=ro", uri=True)) as conn:
+                in_use = set(named_files(conn, target).values())
+        except sqlite3.DatabaseError:
+            return  # cannot tell which one it uses: keep them all
+    for path in packs_files(target):
+        if path not in in_use:
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 def _build(
     tmp: Path,
     part: Path,
+    packs_name: str,
     main_src: ReleaseSource,
     bonus_src: ReleaseSource | None,
     progress: Progress | None,
@@ -114,7 +133,7 @@ def _build(
     total_bytes = sum(sizes.values())
     if parallel is None:
         parallel = total_bytes >= PARALLEL_THRESHOLD and (os.cpu_count() or 1) > 1
-    mine, theirs = _split(files) if parallel else (files, [])
+    mine, theirs = _split(files)
 
     hashes: dict[bool, str] = {}
     hasher = threading.Thread(target=lambda: hashes.update(_hashes(sources)), daemon=True)
@@ -126,11 +145,12 @@ def _build(
         return time.perf_counter() - started
 
     tracker = ProgressTracker(progress, total_bytes)
-    conn = create_database(tmp)
+    conn = create_database(tmp, ddl.main_file_statements())
+    conn.execute("INSERT INTO replica_file (schema, file) VALUES (?, ?)", (PACKS_SCHEMA, packs_name))
     worker: ParseWorker | None = None
     try:
         task = ParseTask(tuple(theirs))
-        worker = ParseWorker(part, sources, task) if theirs else None
+        worker = ParseWorker(part, sources, task) if parallel else None
         counts: dict[str, int] = {rt.table: 0 for rt in RECORD_TYPES}
         warnings: list[str] = []
         finisher = Finisher(conn, main_src.label, tracker.stage)
@@ -142,19 +162,20 @@ def _build(
         # Index, search-index and check what is here while the worker is still busy with the rest.
         finisher.advance(_tables_of(mine))
         log.debug("%.2fs: finished what it could", clock())
-        if worker is not None:
-            result = worker.wait(tracker)
-            log.debug(
-                "%.2fs: worker done with %s (CPU: %.2fs parsing, %.2fs finishing)",
-                clock(),
-                [k for _, k in theirs],
-                *result.cpu_seconds,
-            )
-            for stats in result.stats:
-                _merge_stats(counts, warnings, stats)
-            warnings += result.warnings
-            _copy_part(conn, part, task.tables, finisher)
-            log.debug("%.2fs: worker tables copied", clock())
+        result = _packs(worker, part, sources, task, tracker)
+        log.debug(
+            "%.2fs: packs done with %s (CPU: %.2fs parsing, %.2fs finishing)",
+            clock(),
+            [k for _, k in theirs],
+            *result.cpu_seconds,
+        )
+        for stats in result.stats:
+            _merge_stats(counts, warnings, stats)
+        warnings += result.warnings
+        conn.commit()  # ATTACH is not allowed inside a transaction
+        conn.execute(f"ATTACH DATABASE ? AS {PACKS_SCHEMA}", (str(part),))
+        conn.execute("BEGIN")
+        finisher.adopt(pack_tables())  # finished in the packs file; what is left links them to the products
         loaded_counts = {t: n for t, n in counts.items() if _loaded(t, sources)}
         warnings += finisher.finish(loaded_counts)
         log.debug("%.2fs: indexed, search-indexed and validated", clock())
@@ -172,6 +193,7 @@ def _build(
         write_release_info(conn, info)
         conn.executemany("INSERT INTO import_warning (file, message) VALUES ('', ?)", [(w,) for w in warnings])
         conn.commit()
+        conn.execute(f"DETACH DATABASE {PACKS_SCHEMA}")
         conn.execute("PRAGMA optimize")
     except sqlite3.DatabaseError as exc:
         raise storage_error(main_src.label, exc) from exc
@@ -199,14 +221,20 @@ def _strip_zip(name: str) -> str:
     return name[:-4] if name.lower().endswith(".zip") else name
 
 
-# What the worker parses: the packs, about half of the work of a build. This process takes the rest.
-WORKER_FILES = ("ampp",)
-
-
 def _split(files: list[tuple[bool, str]]) -> tuple[list[tuple[bool, str]], list[tuple[bool, str]]]:
-    mine = [f for f in files if f[0] or f[1] not in WORKER_FILES]
-    theirs = [f for f in files if not f[0] and f[1] in WORKER_FILES]
+    """The main file's release files and the packs file's: the packs are about half of the work of a build."""
+    mine = [f for f in files if f[0] or f[1] not in PACK_FILES]
+    theirs = [f for f in files if not f[0] and f[1] in PACK_FILES]
     return mine, theirs
+
+
+def _packs(
+    worker: ParseWorker | None, part: Path, sources: Sources, task: ParseTask, tracker: ProgressTracker
+) -> WorkerResult:
+    """The packs file, finished: by the worker, or here when building on one core."""
+    if worker is not None:
+        return worker.wait(tracker)
+    return load_part(part, sources, task, tracker.add)
 
 
 def _hashes(sources: Sources) -> dict[bool, str]:
@@ -230,27 +258,18 @@ def _inserter(conn: sqlite3.Connection, worker: ParseWorker | None, tracker: Pro
     return sink
 
 
-def _copy_part(conn: sqlite3.Connection, part: Path, tables: set[str], finisher: Finisher) -> None:
-    """Copy the worker's finished tables, their indexes and their search part, as stored."""
-    conn.commit()  # ATTACH is not allowed inside a transaction
-    conn.execute("ATTACH DATABASE ? AS part", (str(part),))
-    conn.execute("BEGIN")
-    for table in sorted(tables):
-        # The same indexes on the still empty table: SQLite then copies index entries too, already in order.
-        for statement in ddl.index_statements(table):
-            conn.execute(statement)
-        conn.execute(f"INSERT INTO main.{table} SELECT * FROM part.{table}")
-    for search_part in finisher.adopt(tables):
-        copy_search_part(conn, "part", search_part)
-    conn.commit()
-    conn.execute("DETACH DATABASE part")
-    conn.execute("BEGIN")
-
-
-def _swap(tmp: Path, target: Path) -> None:
-    with tmp.open("rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
+def _swap(tmp: Path, part: Path, packs: Path, target: Path) -> None:
+    """The new packs file under its final (new) name, then the new main file, which names it, into place."""
+    for path in (part, tmp):
+        with path.open("rb") as fh:
+            os.fsync(fh.fileno())
+    os.replace(part, packs)
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            packs.unlink()
+        raise
     if hasattr(os, "O_DIRECTORY"):
         fd = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
         try:

@@ -11,6 +11,7 @@ from core.dmd.cd_schedule import cd_schedule
 from core.dmd.detail import build_detail
 from core.dmd.errors import DmdError, NotFoundError, ReplicaMissingError
 from core.dmd.gtin import validate_gtin
+from core.dmd.layout import attach_files
 from core.dmd.release_info import ReleaseInfo, read_release_info
 from core.dmd.schema import BONUS_TABLES, RECORD_TYPES, SCHEMA_VERSION, FieldKind
 from core.dmd.search import Searcher, SearchHit
@@ -124,6 +125,13 @@ def open_replica_connection(path: Path) -> sqlite3.Connection:
     if version != SCHEMA_VERSION:
         conn.close()
         raise DmdError(f"{path}: the catalogue was built by another version of RxDesk; import the release again.")
+    try:
+        attach_files(conn, path)  # the packs file (layout.py)
+    except (DmdError, sqlite3.DatabaseError) as exc:
+        conn.close()
+        if isinstance(exc, DmdError):
+            raise
+        raise DmdError(f"{path}: the catalogue's packs file is damaged ({exc}); import the release again.") from exc
     return conn
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from core.dmd.layout import REPLICA_FILE_TABLE, main_tables, pack_tables
 from core.dmd.schema import RECORD_TYPES, FieldKind, RecordType
-from core.dmd.search_index import SEARCH_SCHEMA
+from core.dmd.search_index import PACKS, PRODUCTS, search_schema
 
 # Main entities keyed by their SNOMED id. Rows are appended in file order and the unique index is built after the
 # load: inserting into a B-tree keyed by (unordered) SNOMED ids costs several times more than sorting once.
@@ -61,8 +62,22 @@ def insert_sql(table: str, columns: tuple[str, ...]) -> str:
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
-def schema_statements() -> list[str]:
-    return [create_table_sql(rt) for rt in RECORD_TYPES] + [META_TABLE, WARNING_TABLE, *SEARCH_SCHEMA]
+def main_file_statements() -> list[str]:
+    """The replica's main file: every table but the packs', the release's details and the products' search."""
+    tables = main_tables()
+    return [
+        *(create_table_sql(rt) for rt in RECORD_TYPES if rt.table in tables),
+        META_TABLE,
+        WARNING_TABLE,
+        REPLICA_FILE_TABLE,
+        *search_schema(PRODUCTS),
+    ]
+
+
+def packs_file_statements() -> list[str]:
+    """The replica's packs file (layout.py): the packs' tables and the packs' search."""
+    tables = pack_tables()
+    return [*(create_table_sql(rt) for rt in RECORD_TYPES if rt.table in tables), *search_schema(PACKS)]
 
 
 def index_statements(table: str) -> list[str]:

@@ -35,12 +35,13 @@ BUILD_PRAGMAS = (
 _ROWS_PER_STATEMENT = 256
 
 
-def create_database(path: Path) -> sqlite3.Connection:
+def create_database(path: Path, statements: list[str]) -> sqlite3.Connection:
+    """A new database file for a build (one of the replica's files, see layout.py), its tables created."""
     conn = sqlite3.connect(path, isolation_level=None)
     for pragma in BUILD_PRAGMAS:
         conn.execute(pragma)
     conn.execute("BEGIN")
-    for statement in ddl.schema_statements():
+    for statement in statements:
         conn.execute(statement)
     return conn
 

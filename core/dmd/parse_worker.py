@@ -1,4 +1,4 @@
-"""The parse worker: a second process that parses some release files into a part database of its own and
+"""The parse worker: a second process that parses the packs into the replica's packs file (layout.py) and
 finishes their tables there (indexes, their part of the search index, the checks that read only them).
 
 It is started with ``spawn``, never ``fork``: the GUI process has Qt and threads running, and a forked child could
@@ -10,10 +10,12 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from core.dmd import ddl
 from core.dmd.errors import DmdError, ReleaseError
 from core.dmd.finishing import Finisher
 from core.dmd.loading import Sources, create_database, load_file, row_writer, source_of, storage_error
@@ -98,12 +100,30 @@ class ParseWorker:
         self._conn.close()
 
 
+def load_part(part: Path, sources: Sources, task: ParseTask, on_bytes: Callable[[int], None] | None) -> WorkerResult:
+    """Parse ``task``'s files into the new packs file ``part`` and finish them there; the worker's job, and the
+    builder's own when it builds on one core."""
+    started = time.process_time()
+    conn = create_database(part, ddl.packs_file_statements())
+    try:
+        sink = row_writer(conn)
+        stats = [load_file(source_of(sources, b), key, sink, on_bytes) for b, key in task.files]
+        parsed = time.process_time()
+        main_source = sources[False]
+        finisher = Finisher(conn, main_source.label if main_source else "the release")
+        finisher.advance(task.tables)
+        conn.commit()
+    finally:
+        conn.close()
+    cpu = (parsed - started, time.process_time() - parsed)
+    return WorkerResult(stats, finisher.warnings, cpu)
+
+
 def _worker_main(part: Path, locations: dict[bool, tuple[Path, int] | None], task: ParseTask, out: Connection) -> None:
     try:
         sources = {
             k: locate_release(loc[0], bonus=k, max_uncompressed=loc[1]) if loc else None for k, loc in locations.items()
         }
-        conn = create_database(part)
         pending = [0]
 
         def on_bytes(n: int) -> None:
@@ -112,17 +132,9 @@ def _worker_main(part: Path, locations: dict[bool, tuple[Path, int] | None], tas
                 out.send(("bytes", pending[0]))
                 pending[0] = 0
 
-        sink = row_writer(conn)
-        stats = [load_file(source_of(sources, b), key, sink, on_bytes) for b, key in task.files]
+        result = load_part(part, sources, task, on_bytes)
         out.send(("bytes", pending[0]))
-        parsed = time.process_time()
-        main_source = sources[False]
-        finisher = Finisher(conn, main_source.label if main_source else "the release")
-        finisher.advance(task.tables)
-        conn.commit()
-        conn.close()
-        cpu = (parsed, time.process_time() - parsed)
-        out.send(("done", WorkerResult(stats, finisher.warnings, cpu)))
+        out.send(("done", result))
     except DmdError as exc:
         out.send(("error", str(exc)))
     except sqlite3.DatabaseError as exc:

@@ -13,6 +13,7 @@ import sqlite3
 from pathlib import Path
 
 from core.dmd.build import BuildResult, Progress, build_replica
+from core.dmd.layout import files_complete
 from core.dmd.schema import SCHEMA_VERSION
 from core.paths import demo_release, replica_path
 
@@ -35,9 +36,11 @@ def replica_is_current(path: Path) -> bool:
         return False
     try:
         with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
-            return bool(conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION)
+            if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                return False
     except sqlite3.DatabaseError:
         return False
+    return files_complete(path)
 
 
 def kept_release(data: Path) -> tuple[Path, Path | None] | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-SCHEMA_VERSION = 2  # 2: the search index in two parts (products, packs)
+SCHEMA_VERSION = 3  # 2: the search index in two parts (products, packs); 3: the packs in a file of their own
 
 
 class FieldKind(Enum):

@@ -159,9 +159,9 @@ def _segments(kinds: tuple[str, ...], include_hidden: bool) -> list[_Segment]:
 
 
 def _select(segment: _Segment) -> str:
-    fts = segment.part.fts
+    fts, schema = segment.part.fts, segment.part.schema
     return (
-        f"SELECT d.rank, d.kind, d.id, d.name, d.status, d.extra FROM {fts} f JOIN search_doc d "
+        f"SELECT d.rank, d.kind, d.id, d.name, d.status, d.extra FROM {schema}.{fts} f JOIN {schema}.search_doc d "
         f"ON d.rank = f.rowid WHERE {fts} MATCH ? AND f.rowid > ? AND f.rowid < ?{segment.kind_filter} "
         "ORDER BY f.rowid"
     )

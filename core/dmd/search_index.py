@@ -2,8 +2,9 @@
 
 ``search_doc`` has one row per searchable product (VTM, VMP, AMP, VMPP, AMPP). Its rowid (``rank``) is the result
 order: visible before hidden, then VTM, VMP, AMP, VMPP, AMPP. The index comes in two parts, each with its own FTS5
-table: the products (VTM to VMPP, ``search_fts``) and the packs (AMPP, ``pack_fts``), so that the two processes of
-a build can each index the tables they parsed (see build.py). Ranks carry their place in that order in their high
+table and its own ``search_doc``: the products (VTM to VMPP, ``search_fts``) in the replica's main file and the packs
+(AMPP, ``pack_fts``) in its packs file (see layout.py), so that the two processes of a build each index the tables
+they parsed (see build.py). Ranks carry their place in that order in their high
 bits (``HIDDEN_RANK``, ``PACK_RANK``), so each part numbers its own documents and the order still holds across
 parts. Rows are inserted in rank order, kind by kind, so the order costs no sort; FTS5 walks matches in rowid
 order, so a type-ahead query stops after its first page instead of ranking every match.
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+
+from core.dmd.layout import PACKS_SCHEMA
 
 KIND_NAMES = ("vtm", "vmp", "amp", "vmpp", "ampp")
 KIND_RANK = {name: rank for rank, name in enumerate(KIND_NAMES)}
@@ -34,6 +37,7 @@ class SearchPart:
 
     fts: str
     kinds: tuple[str, ...]  # in rank order
+    schema: str  # the database holding it once the replica is open: "main", or the attached packs file
     base: int  # the first rank of its visible documents, less one
 
     def segment(self, hidden: bool) -> tuple[int, int]:
@@ -42,8 +46,8 @@ class SearchPart:
         return low, low + PACK_RANK
 
 
-PRODUCTS = SearchPart("search_fts", ("vtm", "vmp", "amp", "vmpp"), 0)
-PACKS = SearchPart("pack_fts", ("ampp",), PACK_RANK)
+PRODUCTS = SearchPart("search_fts", ("vtm", "vmp", "amp", "vmpp"), "main", 0)
+PACKS = SearchPart("pack_fts", ("ampp",), PACKS_SCHEMA, PACK_RANK)
 SEARCH_PARTS = (PRODUCTS, PACKS)
 
 # Per kind: table, id column, display name, extra searchable text, and why a row is hidden by default
@@ -79,14 +83,16 @@ _DOCS = {
 _SORTED_KINDS = ("vtm", "vmp", "vmpp")
 
 _FTS_OPTIONS = "text, content='', detail=none, columnsize=0, tokenize=\"unicode61 remove_diacritics 2 tokenchars '§'\""
-SEARCH_SCHEMA = (
-    """CREATE TABLE search_doc (
-        rank INTEGER PRIMARY KEY, kind INTEGER NOT NULL, id INTEGER NOT NULL, name TEXT NOT NULL, status TEXT,
-        extra TEXT)""",
-    *(f"CREATE VIRTUAL TABLE {part.fts} USING fts5({_FTS_OPTIONS})" for part in SEARCH_PARTS),
-)
-# What FTS5 keeps of a contentless table without column sizes: copying these rows copies the index.
-FTS_SHADOW_TABLES = ("data", "idx", "config")
+
+
+def search_schema(part: SearchPart) -> tuple[str, ...]:
+    """The documents table and the FTS5 table of one part, created in the file that holds that part."""
+    return (
+        """CREATE TABLE search_doc (
+            rank INTEGER PRIMARY KEY, kind INTEGER NOT NULL, id INTEGER NOT NULL, name TEXT NOT NULL, status TEXT,
+            extra TEXT)""",
+        f"CREATE VIRTUAL TABLE {part.fts} USING fts5({_FTS_OPTIONS})",
+    )
 
 
 def table_of(kind: str) -> str:
@@ -125,18 +131,3 @@ def _add_documents(conn: sqlite3.Connection, kind: str, hidden: bool, after: int
         f"WHERE {name_col} IS NOT NULL AND ({status}) IS {'NOT ' if hidden else ''}NULL",
         (after,),
     )
-
-
-def copy_search_part(conn: sqlite3.Connection, schema: str, part: SearchPart) -> None:
-    """Copy a part built in the attached database ``schema`` (its documents and its FTS5 index) into ``main``.
-
-    ``schema`` holds the documents of that part only. Copied as ``SELECT *`` between tables of the same definition,
-    SQLite moves the rows as they are stored (its transfer optimisation) instead of decoding and encoding them.
-
-    The FTS5 index lives in ordinary shadow tables; ``main`` has the same, still empty, FTS5 table, so copying the
-    rows copies the index as it is, without tokenizing anything again.
-    """
-    conn.execute(f"INSERT INTO main.search_doc SELECT * FROM {schema}.search_doc")  # the part's only
-    for shadow in FTS_SHADOW_TABLES:
-        conn.execute(f"DELETE FROM main.{part.fts}_{shadow}")
-        conn.execute(f"INSERT INTO main.{part.fts}_{shadow} SELECT * FROM {schema}.{part.fts}_{shadow}")
