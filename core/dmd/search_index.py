@@ -27,6 +27,11 @@ KIND_RANK = {name: rank for rank, name in enumerate(KIND_NAMES)}
 # matched on purpose, never by a word prefix someone types.
 NAME_START_MARK = "§"
 
+# Characters stripped from the start of a name before its first word is marked.
+_LEADING = "([{\"' "
+_LEADING_CODES = ", ".join(str(ord(c)) for c in _LEADING)
+_LEADING_SQL = _LEADING.replace("'", "''")
+
 PACK_RANK = 1 << 40  # packs after the other products...
 HIDDEN_RANK = 1 << 41  # ...and every hidden document after every visible one
 
@@ -110,12 +115,14 @@ def build_search_part(conn: sqlite3.Connection, part: SearchPart) -> None:
         for kind in part.kinds:
             last = conn.execute("SELECT max(rank) FROM search_doc WHERE rank > ? AND rank < ?", (low, high))
             _add_documents(conn, kind, hidden, last.fetchone()[0] or low)
-        # The marker is glued to the name's first chunk in SQL: the tokenizer then splits it exactly as it splits
-        # the name, so the marked token is the first word ("Co-codamol" -> "§co", "codamol").
+        # The marker is glued to the name a second time: the tokenizer splits it exactly as it splits the name, so
+        # the marked token is the first word ("Co-codamol 30mg" -> "§co", "codamol", "30mg") and the other words
+        # are ones the document has already. Leading brackets and quotes go first ("(Generic) X" -> "§generic"),
+        # trimmed only where there are any: trimming every name costs more than the second copy.
         conn.execute(
             f"INSERT INTO {part.fts} (rowid, text) "
             f"SELECT rank, name || ' ' || coalesce(extra, '') || ' {NAME_START_MARK}' || "
-            "substr(ltrim(name, '([{\"'' '), 1, instr(ltrim(name, '([{\"'' ') || ' ', ' ') - 1) "
+            f"CASE WHEN unicode(name) IN ({_LEADING_CODES}) THEN ltrim(name, '{_LEADING_SQL}') ELSE name END "
             "FROM search_doc WHERE rank > ? AND rank < ?",
             (low, high),
         )
@@ -123,10 +130,13 @@ def build_search_part(conn: sqlite3.Connection, part: SearchPart) -> None:
 
 def _add_documents(conn: sqlite3.Connection, kind: str, hidden: bool, after: int) -> None:
     table, id_col, name_col, extra, status = _DOCS[kind]
-    order = f"ORDER BY length({name_col}), {name_col}" if kind in _SORTED_KINDS else ""
+    # Ranks only order documents, gaps are fine: the big kinds in release order take their row's rowid (rows are
+    # appended in file order), which costs half of what numbering them with row_number() does.
+    by_name = f"row_number() OVER (ORDER BY length({name_col}), {name_col})"
+    position = by_name if kind in _SORTED_KINDS else "rowid"
     conn.execute(
         "INSERT INTO search_doc (rank, kind, id, name, status, extra) "
-        f"SELECT ? + row_number() OVER ({order}), {KIND_RANK[kind]}, {id_col}, {name_col}, {status}, "
+        f"SELECT ? + {position}, {KIND_RANK[kind]}, {id_col}, {name_col}, {status}, "
         f"nullif({extra}, '') FROM {table} "
         f"WHERE {name_col} IS NOT NULL AND ({status}) IS {'NOT ' if hidden else ''}NULL",
         (after,),
