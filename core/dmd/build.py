@@ -27,7 +27,7 @@ from core.dmd import ddl
 from core.dmd.finishing import Finisher
 from core.dmd.layout import PACK_FILES, PACKS_SCHEMA, named_files, pack_tables, packs_file_name, packs_files
 from core.dmd.loading import Sources, create_database, load_file, row_writer, source_of, storage_error
-from core.dmd.parse_worker import ParseTask, ParseWorker, ParseWorkerLost, WorkerResult, load_part
+from core.dmd.parse_worker import ParseTask, ParseWorker, ParseWorkerLost, WorkerResult, archive_hashes, load_part
 from core.dmd.parser import Columns, ParseStats, Row, RowSink
 from core.dmd.progress import Progress, ProgressTracker
 from core.dmd.release_info import ReleaseInfo, write_release_info
@@ -135,10 +135,6 @@ def _build(
         parallel = total_bytes >= PARALLEL_THRESHOLD and (os.cpu_count() or 1) > 1
     mine, theirs = _split(files)
 
-    hashes: dict[bool, str] = {}
-    hasher = threading.Thread(target=lambda: hashes.update(_hashes(sources)), daemon=True)
-    hasher.start()  # hashlib releases the GIL: hashing the archives overlaps the parse
-
     started = time.perf_counter()
 
     def clock() -> float:
@@ -148,9 +144,13 @@ def _build(
     conn = create_database(tmp, ddl.main_file_statements())
     conn.execute("INSERT INTO replica_file (schema, file) VALUES (?, ?)", (PACKS_SCHEMA, packs_name))
     worker: ParseWorker | None = None
+    hashes: dict[bool, str] = {}
+    hasher = threading.Thread(target=lambda: hashes.update(archive_hashes(sources)), daemon=True)
     try:
         task = ParseTask(tuple(theirs))
         worker = ParseWorker(part, sources, task) if parallel else None
+        if worker is None:
+            hasher.start()  # hashlib releases the GIL: hashing overlaps the parse (the worker hashes otherwise)
         counts: dict[str, int] = {rt.table: 0 for rt in RECORD_TYPES}
         warnings: list[str] = []
         finisher = Finisher(conn, main_src.label, tracker.stage)
@@ -172,6 +172,7 @@ def _build(
         for stats in result.stats:
             _merge_stats(counts, warnings, stats)
         warnings += result.warnings
+        hashes.update(result.hashes)
         conn.commit()  # ATTACH is not allowed inside a transaction
         conn.execute(f"ATTACH DATABASE ? AS {PACKS_SCHEMA}", (str(part),))
         conn.execute("BEGIN")
@@ -179,7 +180,8 @@ def _build(
         loaded_counts = {t: n for t, n in counts.items() if _loaded(t, sources)}
         warnings += finisher.finish(loaded_counts)
         log.debug("%.2fs: indexed, search-indexed and validated", clock())
-        hasher.join()
+        if hasher.is_alive():
+            hasher.join()
         info = ReleaseInfo(
             name=_strip_zip(main_src.label),
             release_date=main_src.release_date(),
@@ -199,7 +201,8 @@ def _build(
         raise storage_error(main_src.label, exc) from exc
     finally:
         conn.close()
-        hasher.join()
+        if hasher.is_alive():
+            hasher.join()
         if worker is not None:
             worker.stop()
     return BuildResult(info, {t: n for t, n in counts.items() if _loaded(t, sources)}, warnings)
@@ -235,10 +238,6 @@ def _packs(
     if worker is not None:
         return worker.wait(tracker)
     return load_part(part, sources, task, tracker.add)
-
-
-def _hashes(sources: Sources) -> dict[bool, str]:
-    return {k: s.sha256() for k, s in sources.items() if s is not None}
 
 
 def _merge_stats(counts: dict[str, int], warnings: list[str], stats: ParseStats) -> None:
