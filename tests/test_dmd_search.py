@@ -13,6 +13,7 @@ from core.dmd.build import build_replica
 from core.dmd.catalogue import Catalogue
 from core.dmd.errors import InvalidGtinError
 from core.dmd.search import SearchHit
+from core.dmd.search_index import document_counts
 from tests.release_zips import SAMPLE_2021, build_main_zip
 
 EVERYTHING = 1_000_000  # a limit above the number of documents: "matches everything" becomes visible
@@ -26,8 +27,7 @@ def cat(catalogue_2019: Catalogue) -> Catalogue:
 @pytest.fixture(scope="module")
 def documents(cat: Catalogue) -> tuple[int, int]:
     """(visible, all) searchable documents."""
-    row = cat.conn.execute("SELECT count(*) FILTER (WHERE status IS NULL), count(*) FROM search_doc").fetchone()
-    return int(row[0]), int(row[1])
+    return document_counts(cat.conn)
 
 
 def kinds(hits: list[SearchHit]) -> list[str]:
