@@ -26,7 +26,7 @@ from pathlib import Path
 from core.dmd import ddl
 from core.dmd.finishing import Finisher
 from core.dmd.layout import PACK_FILES, PACKS_SCHEMA, named_files, pack_tables, packs_file_name, packs_files
-from core.dmd.loading import Sources, create_database, load_file, row_writer, source_of, storage_error
+from core.dmd.loading import Sources, create_database, load_file, row_writer, source_of, storage_error, sync_to_disk
 from core.dmd.parse_worker import ParseTask, ParseWorker, ParseWorkerLost, WorkerResult, archive_hashes, load_part
 from core.dmd.parser import Columns, ParseStats, Row, RowSink
 from core.dmd.progress import Progress, ProgressTracker
@@ -146,6 +146,7 @@ def _build(
     worker: ParseWorker | None = None
     hashes: dict[bool, str] = {}
     hasher = threading.Thread(target=lambda: hashes.update(archive_hashes(sources)), daemon=True)
+    syncer: threading.Thread | None = None
     try:
         task = ParseTask(tuple(theirs))
         worker = ParseWorker(part, sources, task) if parallel else None
@@ -174,6 +175,9 @@ def _build(
         warnings += result.warnings
         hashes.update(result.hashes)
         conn.commit()  # ATTACH is not allowed inside a transaction
+        # Nearly all of the file is written now: it goes to disk while the last checks run, not at the swap.
+        syncer = threading.Thread(target=sync_to_disk, args=(tmp,), daemon=True)
+        syncer.start()
         conn.execute(f"ATTACH DATABASE ? AS {PACKS_SCHEMA}", (str(part),))
         conn.execute("BEGIN")
         finisher.adopt(pack_tables())  # finished in the packs file; what is left links them to the products
@@ -201,8 +205,9 @@ def _build(
         raise storage_error(main_src.label, exc) from exc
     finally:
         conn.close()
-        if hasher.is_alive():
-            hasher.join()
+        for thread in (hasher, syncer):
+            if thread is not None and thread.is_alive():
+                thread.join()
         if worker is not None:
             worker.stop()
     return BuildResult(info, {t: n for t, n in counts.items() if _loaded(t, sources)}, warnings)
@@ -260,8 +265,7 @@ def _inserter(conn: sqlite3.Connection, worker: ParseWorker | None, tracker: Pro
 def _swap(tmp: Path, part: Path, packs: Path, target: Path) -> None:
     """The new packs file under its final (new) name, then the new main file, which names it, into place."""
     for path in (part, tmp):
-        with path.open("rb") as fh:
-            os.fsync(fh.fileno())
+        sync_to_disk(path)
     os.replace(part, packs)
     try:
         os.replace(tmp, target)

@@ -9,7 +9,6 @@ deadlock. Scripts that build a replica therefore need the usual ``if __name__ ==
 from __future__ import annotations
 
 import multiprocessing
-import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from pathlib import Path
 from core.dmd import ddl
 from core.dmd.errors import DmdError, ReleaseError
 from core.dmd.finishing import Finisher
-from core.dmd.loading import Sources, create_database, load_file, row_writer, source_of, storage_error
+from core.dmd.loading import Sources, create_database, load_file, row_writer, source_of, storage_error, sync_to_disk
 from core.dmd.parser import ParseStats
 from core.dmd.progress import ProgressTracker
 from core.dmd.schema import record_types_for
@@ -119,8 +118,7 @@ def load_part(part: Path, sources: Sources, task: ParseTask, on_bytes: Callable[
     finally:
         conn.close()
     # On disk before the builder swaps it in; the worker does it while the builder is still busy.
-    with part.open("rb") as fh:
-        os.fsync(fh.fileno())
+    sync_to_disk(part)
     cpu = (parsed - started, time.process_time() - parsed)
     return WorkerResult(stats, finisher.warnings, cpu)
 
