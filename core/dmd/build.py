@@ -174,7 +174,10 @@ def _build(
             _merge_stats(counts, warnings, stats)
         warnings += result.warnings
         hashes.update(result.hashes)
+        # Let go of the exclusive lock (at the next read): the last checks share out their work with a reader.
+        conn.execute("PRAGMA locking_mode = NORMAL")
         conn.commit()  # ATTACH is not allowed inside a transaction
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         # Nearly all of the file is written now: it goes to disk while the last checks run, not at the swap.
         syncer = threading.Thread(target=sync_to_disk, args=(tmp,), daemon=True)
         syncer.start()
@@ -182,7 +185,7 @@ def _build(
         conn.execute("BEGIN")
         finisher.adopt(pack_tables())  # finished in the packs file; what is left links them to the products
         loaded_counts = {t: n for t, n in counts.items() if _loaded(t, sources)}
-        warnings += finisher.finish(loaded_counts)
+        warnings += finisher.finish(loaded_counts, reader=lambda: _reader(tmp, part))
         log.debug("%.2fs: indexed, search-indexed and validated", clock())
         if hasher.is_alive():
             hasher.join()
@@ -211,6 +214,17 @@ def _build(
         if worker is not None:
             worker.stop()
     return BuildResult(info, {t: n for t, n in counts.items() if _loaded(t, sources)}, warnings)
+
+
+def _reader(tmp: Path, part: Path) -> sqlite3.Connection:
+    """A read-only connection to the new replica's two files, for a check run in a second thread."""
+    conn = sqlite3.connect(f"{tmp.as_uri()}?mode=ro", uri=True, check_same_thread=False)
+    conn.execute(f"PRAGMA cache_size = {_READER_CACHE}")
+    conn.execute(f"ATTACH DATABASE ? AS {PACKS_SCHEMA}", (f"{part.as_uri()}?mode=ro",))
+    return conn
+
+
+_READER_CACHE = -32768  # KiB, as the build connection's
 
 
 def _tables_of(files: list[tuple[bool, str]]) -> set[str]:
