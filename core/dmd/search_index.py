@@ -12,7 +12,8 @@ Within a kind, the small kinds are ordered shortest name first ("Paracetamol" be
 their documents are listed in ``search_doc`` in that order, with their names. The two big ones (AMP, AMPP) keep
 release order, as sorting them would cost more than it helps a type-ahead list: a document's rank is then its
 product's rowid in its own table, which a search reads directly, so they need no list (and a build writes no copy
-of their names).
+of their names). Rowids of a built replica never change: it is only ever read, and never vacuumed (VACUUM may
+renumber the rows of a table without an INTEGER PRIMARY KEY).
 
 The FTS tables are contentless and keep no positions (the smallest, quickest index). To tell "the name starts
 with what was typed" from "a word somewhere starts with it" without positions, each document also carries its
