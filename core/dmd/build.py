@@ -224,7 +224,7 @@ def _reader(tmp: Path, part: Path) -> sqlite3.Connection:
     return conn
 
 
-_READER_CACHE = -32768  # KiB, as the build connection's
+_READER_CACHE = -8192  # KiB: enough for its share of one check
 
 
 def _tables_of(files: list[tuple[bool, str]]) -> set[str]:
