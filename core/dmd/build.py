@@ -25,7 +25,15 @@ from pathlib import Path
 
 from core.dmd import ddl
 from core.dmd.finishing import Finisher
-from core.dmd.layout import PACK_FILES, PACKS_SCHEMA, named_files, pack_tables, packs_file_name, packs_files
+from core.dmd.layout import (
+    PACK_FILES,
+    PACKS_SCHEMA,
+    named_files,
+    pack_tables,
+    packs_file_name,
+    packs_files,
+    read_only_uri,
+)
 from core.dmd.loading import Sources, create_database, load_file, row_writer, source_of, storage_error, sync_to_disk
 from core.dmd.parse_worker import ParseTask, ParseWorker, ParseWorkerLost, WorkerResult, archive_hashes, load_part
 from core.dmd.parser import Columns, ParseStats, Row, RowSink
@@ -106,7 +114,7 @@ def _remove_unused_packs(target: Path) -> None:
     in_use: set[Path] = set()
     if target.exists():
         try:
-            with contextlib.closing(sqlite3.connect(f"file:{target}?mode=ro", uri=True)) as conn:
+            with contextlib.closing(sqlite3.connect(read_only_uri(target), uri=True)) as conn:
                 in_use = set(named_files(conn, target).values())
         except sqlite3.DatabaseError:
             return  # cannot tell which one it uses: keep them all
@@ -218,9 +226,9 @@ def _build(
 
 def _reader(tmp: Path, part: Path) -> sqlite3.Connection:
     """A read-only connection to the new replica's two files, for a check run in a second thread."""
-    conn = sqlite3.connect(f"{tmp.as_uri()}?mode=ro", uri=True, check_same_thread=False)
+    conn = sqlite3.connect(read_only_uri(tmp), uri=True, check_same_thread=False)
     conn.execute(f"PRAGMA cache_size = {_READER_CACHE}")
-    conn.execute(f"ATTACH DATABASE ? AS {PACKS_SCHEMA}", (f"{part.as_uri()}?mode=ro",))
+    conn.execute(f"ATTACH DATABASE ? AS {PACKS_SCHEMA}", (read_only_uri(part),))
     return conn
 
 
