@@ -115,7 +115,7 @@ class Searcher:
         for segment in segments:
             low = segment.low
             if not others or scanned < _MAX_FILTERED:
-                cursor = self._conn.execute(segment.query.sql, (f'"{driver}"*', low, segment.high))
+                cursor = self._conn.execute(segment.query.sql, (_term(driver), low, segment.high))
                 while len(hits) < limit and (not others or scanned < _MAX_FILTERED):
                     rows = cursor.fetchmany(64)
                     if not rows:
@@ -135,7 +135,7 @@ class Searcher:
             if len(hits) >= limit:
                 return hits
             if low < segment.high:  # too many candidates: FTS5 does the AND for the rest of the segment
-                expression = " AND ".join(f'"{t}"*' for t in [driver, *others])
+                expression = " AND ".join(_term(t) for t in [driver, *others])
                 rows = self._conn.execute(
                     segment.query.sql + " LIMIT ?", (expression, low, segment.high, limit - len(hits))
                 ).fetchall()
@@ -159,6 +159,14 @@ def _segments(kinds: tuple[str, ...], include_hidden: bool) -> list[_Segment]:
 
 
 _query = functools.lru_cache(maxsize=None)(candidate_query)
+
+
+def _term(word: str) -> str:
+    """The FTS5 expression for a word prefix: a marked one at the start of a name only, any other anywhere (the
+    first word of a name is indexed marked only, see search_index.py)."""
+    if word.startswith(NAME_START_MARK):
+        return f'"{word}"*'
+    return f'("{word}"* OR "{NAME_START_MARK}{word}"*)'
 
 
 def _has_word_prefixes(text: str, prefixes: list[str]) -> bool:

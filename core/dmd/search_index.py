@@ -170,16 +170,17 @@ def build_search_part(conn: sqlite3.Connection, part: SearchPart) -> None:
 
 
 def _document_text(name: str, extra: str) -> str:
-    """SQL for the text a document is indexed by: its name, its extra text and its marked first word.
+    """SQL for the text a document is indexed by: its name, its first word marked, and its extra text.
 
-    The marker is glued to the name a second time: the tokenizer splits it exactly as it splits the name, so the
-    marked token is the first word ("Co-codamol 30mg" -> "§co", "codamol", "30mg") and the other words are ones the
-    document has already. Leading brackets and quotes go first ("(Generic) X" -> "§generic"), trimmed only where
-    there are any: trimming every name costs more than the second copy.
+    The marker is glued to the front of the name, so the tokenizer makes the first word one marked token
+    ("Co-codamol 30mg" -> "§co", "codamol", "30mg"): a name is tokenized once, and its first word is found as a
+    word anywhere with one more prefix term (search.py). Leading brackets and quotes go first ("(Generic) X" ->
+    "§generic", "x"), trimmed only where there are any.
     """
     return (
-        f"{name} || ' ' || coalesce({extra}, '') || ' {NAME_START_MARK}' || "
+        f"'{NAME_START_MARK}' || "
         f"CASE WHEN unicode({name}) IN ({_LEADING_CODES}) THEN ltrim({name}, '{_LEADING_SQL}') ELSE {name} END"
+        f" || ' ' || coalesce({extra}, '')"
     )
 
 
