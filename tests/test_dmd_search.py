@@ -107,6 +107,8 @@ def test_multi_word_prefixes(cat: Catalogue) -> None:
     assert "Pilocarpine hydrochloride 6% eye drops" in [h.name for h in hits if h.type == "vmp"]
     assert cat.search("drops pilo", limit=EVERYTHING) == hits  # word order does not matter
     assert cat.search("pilo tablets") == []
+    # The longest word leads the word search; here it is the names' first word, which is indexed marked only.
+    assert "Pilocarpine hydrochloride 6% eye drops" in [h.name for h in cat.search("eye pilocarpine", limit=50)]
 
 
 def test_previous_name_finds_the_current_vmp(cat: Catalogue) -> None:

@@ -217,7 +217,7 @@ def candidate_query(part: SearchPart, kinds: tuple[str, ...]) -> CandidateQuery:
         if kind in _LISTED_KINDS:
             continue
         k, alias = _KINDS[kind], f"p{KIND_RANK[kind]}"
-        # Looked up only for documents of this kind: the rank's low bits are the product's rowid.
+        # Joined to documents of this kind only: the low bits of such a rank are the product's rowid.
         joins.append(
             f"LEFT JOIN {schema}.{k.table} {alias} ON ((f.rowid >> {KIND_SHIFT}) & 15) = {KIND_RANK[kind]} "
             f"AND {alias}.rowid = (f.rowid & {_POSITIONS})"
