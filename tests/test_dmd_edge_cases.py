@@ -357,6 +357,19 @@ def test_unknown_field_in_a_record_is_ignored_with_a_warning(tmp_path: Path) -> 
         ]
 
 
+def test_a_field_given_twice_keeps_its_last_value_with_a_warning(tmp_path: Path) -> None:
+    twice = amp(APID, "First description (Mawdsley-Brooks)").replace(
+        "<SUPPCD>", "<DESC>Second description (Mawdsley-Brooks)</DESC><SUPPCD>"
+    )
+    target, result = build(tmp_path, {"f_amp2_": amp_file(twice)})
+    [warning] = [w for w in result.warnings if "<DESC> repeated in <AMP>" in w]
+    assert "f_amp2_3260821.xml" in warning
+    with Catalogue(target) as cat:
+        assert rows(cat, "SELECT apid, desc, suppcd FROM amp") == [
+            (int(APID), "Second description (Mawdsley-Brooks)", "15125811000001100")
+        ]
+
+
 def test_unknown_section_is_ignored_with_a_warning(tmp_path: Path) -> None:
     novel = section("VMP_NOVEL_INFO", record("NOVEL", VPID=VPID_B, NOVELCD="0001"))
     target, result = build(tmp_path, {"f_vmp2_": vmp_file(VMPS, novel, *VMP_SECTIONS[1:])})

@@ -13,6 +13,7 @@ from core.dmd.build import build_replica
 from core.dmd.catalogue import Catalogue
 from core.dmd.errors import InvalidGtinError
 from core.dmd.search import SearchHit
+from core.dmd.search_index import document_counts
 from tests.release_zips import SAMPLE_2021, build_main_zip
 
 EVERYTHING = 1_000_000  # a limit above the number of documents: "matches everything" becomes visible
@@ -26,8 +27,7 @@ def cat(catalogue_2019: Catalogue) -> Catalogue:
 @pytest.fixture(scope="module")
 def documents(cat: Catalogue) -> tuple[int, int]:
     """(visible, all) searchable documents."""
-    row = cat.conn.execute("SELECT count(*) FILTER (WHERE status IS NULL), count(*) FROM search_doc").fetchone()
-    return int(row[0]), int(row[1])
+    return document_counts(cat.conn)
 
 
 def kinds(hits: list[SearchHit]) -> list[str]:
@@ -107,6 +107,8 @@ def test_multi_word_prefixes(cat: Catalogue) -> None:
     assert "Pilocarpine hydrochloride 6% eye drops" in [h.name for h in hits if h.type == "vmp"]
     assert cat.search("drops pilo", limit=EVERYTHING) == hits  # word order does not matter
     assert cat.search("pilo tablets") == []
+    # The longest word leads the word search; here it is the names' first word, which is indexed marked only.
+    assert "Pilocarpine hydrochloride 6% eye drops" in [h.name for h in cat.search("eye pilocarpine", limit=50)]
 
 
 def test_previous_name_finds_the_current_vmp(cat: Catalogue) -> None:
@@ -148,6 +150,48 @@ def test_abbreviation_finds_the_product(abbreviated: Catalogue) -> None:
     hits = abbreviated.search("coamilofr")
     assert [(h.type, h.id, h.name) for h in hits] == [("vmp", 318136009, "Co-amilofruse 5mg/40mg tablets")]
     assert abbreviated.search("coamilofr tab") == hits
+
+
+@pytest.fixture(scope="module")
+def bracketed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalogue]:
+    """The 2021 sample with VMP names that start with a bracket and with a quote."""
+    vmp = next(SAMPLE_2021.glob("f_vmp2_*.xml")).read_text()
+    for old, new in (
+        ("<NM>Co-amilofruse 5mg/40mg tablets</NM>", "<NM>(Zebra) Co-amilofruse 5mg/40mg tablets</NM>"),
+        ("<NM>Co-amilofruse 2.5mg/20mg tablets</NM>", "<NM> &quot;Yak-wool&quot; Co-amilofruse 2.5mg/20mg</NM>"),
+    ):
+        assert old in vmp
+        vmp = vmp.replace(old, new)
+    out = tmp_path_factory.mktemp("bracketed")
+    target = out / "dmd.sqlite"
+    build_replica(target, build_main_zip(SAMPLE_2021, out, overrides={"f_vmp2_": vmp.encode()}), parallel=False)
+    with Catalogue(target) as cat:
+        yield cat
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ("zebra", "(Zebra) Co-amilofruse 5mg/40mg tablets"),
+        ("yak", ' "Yak-wool" Co-amilofruse 2.5mg/20mg'),
+        ("yak wool", ' "Yak-wool" Co-amilofruse 2.5mg/20mg'),
+    ],
+)
+def test_a_name_starting_with_brackets_or_quotes_starts_with_its_first_word(
+    bracketed: Catalogue, query: str, name: str
+) -> None:
+    hits = [h.name for h in bracketed.search(query, limit=EVERYTHING)]
+    assert hits[0] == name
+    # Only the name-start tier runs for a one-letter query: it finds these through their marked first word.
+    assert name in [h.name for h in bracketed.search(query[:1], limit=EVERYTHING)]
+
+
+def test_later_words_of_a_bracketed_name_are_still_words(bracketed: Catalogue) -> None:
+    names = [h.name for h in bracketed.search("amilofruse", limit=EVERYTHING)]
+    assert "(Zebra) Co-amilofruse 5mg/40mg tablets" in names
+    assert ' "Yak-wool" Co-amilofruse 2.5mg/20mg' in names
+    # ...but not name starts: nothing is marked beyond the first word.
+    assert "(Zebra) Co-amilofruse 5mg/40mg tablets" not in [h.name for h in bracketed.search("c", limit=EVERYTHING)]
 
 
 # ------------------------------------------------------------------------------------------ hidden items

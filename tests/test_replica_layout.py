@@ -101,3 +101,27 @@ def test_the_packs_file_is_only_looked_for_beside_the_main_file(
     assert _named(copy) == {PACKS_SCHEMA: packs}
     with Catalogue(copy) as cat:
         assert cat.counts()["ampp"] > 0
+
+
+@pytest.mark.parametrize("folder", ["data #1", "what?x=1", "100% sure", "spaced out"])
+def test_a_replica_in_a_folder_with_uri_characters_in_its_name_builds_and_opens(
+    tmp_path: Path, zip_2021: Path, folder: str
+) -> None:
+    # Its files are opened through SQLite URIs: a '#', '?' or '%' in a path must not cut or change it.
+    target = tmp_path / folder / "dmd.sqlite"
+    result = build_replica(target, zip_2021)
+    assert replica_is_current(target)
+    with Catalogue(target) as cat:
+        assert cat.counts()["ampp"] == result.counts["ampp"] > 0
+        assert cat.search("co-amilofruse", kinds=("ampp",))
+
+
+def test_a_replica_given_by_a_relative_path_builds_and_opens(
+    tmp_path: Path, zip_2021: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    target = Path("relative") / "dmd.sqlite"
+    build_replica(target, zip_2021)
+    assert replica_is_current(target)
+    with Catalogue(target) as cat:
+        assert cat.counts()["ampp"] > 0

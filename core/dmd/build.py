@@ -25,9 +25,17 @@ from pathlib import Path
 
 from core.dmd import ddl
 from core.dmd.finishing import Finisher
-from core.dmd.layout import PACK_FILES, PACKS_SCHEMA, named_files, pack_tables, packs_file_name, packs_files
-from core.dmd.loading import Sources, create_database, load_file, row_writer, source_of, storage_error
-from core.dmd.parse_worker import ParseTask, ParseWorker, ParseWorkerLost, WorkerResult, load_part
+from core.dmd.layout import (
+    PACK_FILES,
+    PACKS_SCHEMA,
+    named_files,
+    pack_tables,
+    packs_file_name,
+    packs_files,
+    read_only_uri,
+)
+from core.dmd.loading import Sources, create_database, load_file, row_writer, source_of, storage_error, sync_to_disk
+from core.dmd.parse_worker import ParseTask, ParseWorker, ParseWorkerLost, WorkerResult, archive_hashes, load_part
 from core.dmd.parser import Columns, ParseStats, Row, RowSink
 from core.dmd.progress import Progress, ProgressTracker
 from core.dmd.release_info import ReleaseInfo, write_release_info
@@ -106,7 +114,7 @@ def _remove_unused_packs(target: Path) -> None:
     in_use: set[Path] = set()
     if target.exists():
         try:
-            with contextlib.closing(sqlite3.connect(f"file:{target}?mode=ro", uri=True)) as conn:
+            with contextlib.closing(sqlite3.connect(read_only_uri(target), uri=True)) as conn:
                 in_use = set(named_files(conn, target).values())
         except sqlite3.DatabaseError:
             return  # cannot tell which one it uses: keep them all
@@ -135,10 +143,6 @@ def _build(
         parallel = total_bytes >= PARALLEL_THRESHOLD and (os.cpu_count() or 1) > 1
     mine, theirs = _split(files)
 
-    hashes: dict[bool, str] = {}
-    hasher = threading.Thread(target=lambda: hashes.update(_hashes(sources)), daemon=True)
-    hasher.start()  # hashlib releases the GIL: hashing the archives overlaps the parse
-
     started = time.perf_counter()
 
     def clock() -> float:
@@ -148,9 +152,14 @@ def _build(
     conn = create_database(tmp, ddl.main_file_statements())
     conn.execute("INSERT INTO replica_file (schema, file) VALUES (?, ?)", (PACKS_SCHEMA, packs_name))
     worker: ParseWorker | None = None
+    hashes: dict[bool, str] = {}
+    hasher = threading.Thread(target=lambda: hashes.update(archive_hashes(sources)), daemon=True)
+    syncer: threading.Thread | None = None
     try:
         task = ParseTask(tuple(theirs))
         worker = ParseWorker(part, sources, task) if parallel else None
+        if worker is None:
+            hasher.start()  # hashlib releases the GIL: hashing overlaps the parse (the worker hashes otherwise)
         counts: dict[str, int] = {rt.table: 0 for rt in RECORD_TYPES}
         warnings: list[str] = []
         finisher = Finisher(conn, main_src.label, tracker.stage)
@@ -172,14 +181,22 @@ def _build(
         for stats in result.stats:
             _merge_stats(counts, warnings, stats)
         warnings += result.warnings
+        hashes.update(result.hashes)
+        # Let go of the exclusive lock (at the next read): the last checks share out their work with a reader.
+        conn.execute("PRAGMA locking_mode = NORMAL")
         conn.commit()  # ATTACH is not allowed inside a transaction
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        # Nearly all of the file is written now: it goes to disk while the last checks run, not at the swap.
+        syncer = threading.Thread(target=sync_to_disk, args=(tmp,), daemon=True)
+        syncer.start()
         conn.execute(f"ATTACH DATABASE ? AS {PACKS_SCHEMA}", (str(part),))
         conn.execute("BEGIN")
         finisher.adopt(pack_tables())  # finished in the packs file; what is left links them to the products
         loaded_counts = {t: n for t, n in counts.items() if _loaded(t, sources)}
-        warnings += finisher.finish(loaded_counts)
+        warnings += finisher.finish(loaded_counts, reader=lambda: _reader(tmp, part))
         log.debug("%.2fs: indexed, search-indexed and validated", clock())
-        hasher.join()
+        if hasher.is_alive():
+            hasher.join()
         info = ReleaseInfo(
             name=_strip_zip(main_src.label),
             release_date=main_src.release_date(),
@@ -199,10 +216,23 @@ def _build(
         raise storage_error(main_src.label, exc) from exc
     finally:
         conn.close()
-        hasher.join()
+        for thread in (hasher, syncer):
+            if thread is not None and thread.is_alive():
+                thread.join()
         if worker is not None:
             worker.stop()
     return BuildResult(info, {t: n for t, n in counts.items() if _loaded(t, sources)}, warnings)
+
+
+def _reader(tmp: Path, part: Path) -> sqlite3.Connection:
+    """A read-only connection to the new replica's two files, for a check run in a second thread."""
+    conn = sqlite3.connect(read_only_uri(tmp), uri=True, check_same_thread=False)
+    conn.execute(f"PRAGMA cache_size = {_READER_CACHE}")
+    conn.execute(f"ATTACH DATABASE ? AS {PACKS_SCHEMA}", (read_only_uri(part),))
+    return conn
+
+
+_READER_CACHE = -8192  # KiB: enough for its share of one check
 
 
 def _tables_of(files: list[tuple[bool, str]]) -> set[str]:
@@ -237,10 +267,6 @@ def _packs(
     return load_part(part, sources, task, tracker.add)
 
 
-def _hashes(sources: Sources) -> dict[bool, str]:
-    return {k: s.sha256() for k, s in sources.items() if s is not None}
-
-
 def _merge_stats(counts: dict[str, int], warnings: list[str], stats: ParseStats) -> None:
     for table, n in stats.records.items():
         counts[table] += n
@@ -261,8 +287,7 @@ def _inserter(conn: sqlite3.Connection, worker: ParseWorker | None, tracker: Pro
 def _swap(tmp: Path, part: Path, packs: Path, target: Path) -> None:
     """The new packs file under its final (new) name, then the new main file, which names it, into place."""
     for path in (part, tmp):
-        with path.open("rb") as fh:
-            os.fsync(fh.fileno())
+        sync_to_disk(path)
     os.replace(part, packs)
     try:
         os.replace(tmp, target)

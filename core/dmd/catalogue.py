@@ -11,7 +11,7 @@ from core.dmd.cd_schedule import cd_schedule
 from core.dmd.detail import build_detail
 from core.dmd.errors import DmdError, NotFoundError, ReplicaMissingError
 from core.dmd.gtin import validate_gtin
-from core.dmd.layout import attach_files
+from core.dmd.layout import attach_files, read_only_uri
 from core.dmd.release_info import ReleaseInfo, read_release_info
 from core.dmd.schema import BONUS_TABLES, RECORD_TYPES, SCHEMA_VERSION, FieldKind
 from core.dmd.search import Searcher, SearchHit
@@ -116,7 +116,7 @@ def open_replica_connection(path: Path) -> sqlite3.Connection:
         raise ReplicaMissingError(
             "There is no medicines catalogue yet: import a dm+d release with `rxdesk dmd import PATH`."
         )
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    conn = sqlite3.connect(read_only_uri(path), uri=True, check_same_thread=False)
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
     except sqlite3.DatabaseError as exc:

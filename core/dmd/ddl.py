@@ -26,7 +26,8 @@ INDEXES: dict[str, tuple[str, ...]] = {
     "ap_ing": ("apid", "isid"),
     "lic_route": ("apid",),
     "ap_info": ("apid",),
-    "ampp": ("apid", "vppid"),
+    # (apid, vppid) covers the check that an AMPP's AMP and VMPP share a VMP: it reads no AMPP rows.
+    "ampp": ("apid, vppid", "vppid"),
     "pack_info": ("appid",),
     "prescrib_info": ("appid",),
     "price_info": ("appid",),

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from core.dmd import ddl
 from core.dmd.schema import RECORD_TYPES_BY_TABLE
 from core.dmd.search_index import SEARCH_PARTS, SearchPart, build_search_part, part_tables
-from core.dmd.validate import ReplicaValidator
+from core.dmd.validate import Reader, ReplicaValidator
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class Finisher:
     def warnings(self) -> list[str]:
         return self.validator.warnings
 
-    def advance(self, tables: set[str]) -> None:
+    def advance(self, tables: set[str], reader: Reader | None = None) -> None:
         """``tables`` are loaded too: finish everything that now can be."""
         started = time.perf_counter()
         self._stage("Indexing")
@@ -49,7 +49,7 @@ class Finisher:
             build_search_part(self.conn, part)
         searchable = time.perf_counter()
         self._stage("Validating")
-        self.validator.check_links(self.conn, self.loaded)
+        self.validator.check_links(self.conn, self.loaded, reader)
         log.debug(
             "indexes %.2fs, search %.2fs, checks %.2fs",
             indexed - started,
@@ -66,9 +66,10 @@ class Finisher:
         self._parts_pending = [part for part in self._parts_pending if part not in adopted]
         return adopted
 
-    def finish(self, parsed_counts: dict[str, int]) -> list[str]:
-        self.advance(set(RECORD_TYPES_BY_TABLE))  # tables of files a release lacks are empty, not missing
-        return self.validator.finish(self.conn, parsed_counts)
+    def finish(self, parsed_counts: dict[str, int], reader: Reader | None = None) -> list[str]:
+        """The last steps, once every table is loaded; ``reader`` lets the biggest check use a second thread."""
+        self.advance(set(RECORD_TYPES_BY_TABLE), reader)  # tables of files a release lacks are empty, not missing
+        return self.validator.finish(self.conn, parsed_counts, reader)
 
     def _ready_parts(self) -> list[SearchPart]:
         ready = [part for part in self._parts_pending if part_tables(part) <= self.loaded]

@@ -39,6 +39,11 @@ def packs_file_name(target: Path, tag: str) -> str:
     return f"{target.stem}-packs-{tag}{target.suffix}"
 
 
+def read_only_uri(path: Path) -> str:
+    """An SQLite URI that opens ``path`` read-only, whatever its name holds (``#``, ``?``, ``%``, spaces, a drive)."""
+    return f"{path.absolute().as_uri()}?mode=ro"
+
+
 def packs_files(target: Path) -> list[Path]:
     """Every packs file beside ``target``: the one it names and any a former build left."""
     return sorted(target.parent.glob(f"{target.stem}-packs-*{target.suffix}"))
@@ -59,13 +64,13 @@ def attach_files(conn: sqlite3.Connection, target: Path) -> None:
     for schema, path in named_files(conn, target).items():
         if not path.exists():
             raise DmdError(f"{target}: the catalogue's file {path.name} is missing; import the release again.")
-        conn.execute(f"ATTACH DATABASE ? AS {schema}", (f"file:{path}?mode=ro",))
+        conn.execute(f"ATTACH DATABASE ? AS {schema}", (read_only_uri(path),))
 
 
 def files_complete(target: Path) -> bool:
     """The main file and every file it names are there."""
     try:
-        with contextlib.closing(sqlite3.connect(f"file:{target}?mode=ro", uri=True)) as conn:
+        with contextlib.closing(sqlite3.connect(read_only_uri(target), uri=True)) as conn:
             return all(path.exists() for path in named_files(conn, target).values())
     except sqlite3.DatabaseError:
         return False
@@ -74,7 +79,7 @@ def files_complete(target: Path) -> bool:
 def copy_replica(source: Path, target: Path) -> None:
     """Copy a replica, its packs file included, to ``target`` (the packs file goes beside it, same name)."""
     shutil.copyfile(source, target)
-    with contextlib.closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as conn:
+    with contextlib.closing(sqlite3.connect(read_only_uri(source), uri=True)) as conn:
         named = named_files(conn, source)
     for path in named.values():
         shutil.copyfile(path, target.with_name(path.name))

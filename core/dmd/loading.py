@@ -5,6 +5,7 @@ Shared by the builder and its parse worker, each of which fills a database file 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable
 from itertools import chain
@@ -85,6 +86,11 @@ def row_writer(conn: sqlite3.Connection) -> RowSink:
             conn.executemany(single, rows[grouped:])
 
     return insert
+
+
+def sync_to_disk(path: Path) -> None:
+    with path.open("rb") as fh:
+        os.fsync(fh.fileno())
 
 
 def storage_error(label: str, exc: sqlite3.DatabaseError) -> ReleaseError:

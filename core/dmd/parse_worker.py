@@ -1,5 +1,6 @@
 """The parse worker: a second process that parses the packs into the replica's packs file (layout.py) and
-finishes their tables there (indexes, their part of the search index, the checks that read only them).
+finishes their tables there (indexes, their part of the search index, the checks that read only them). It has less
+to do than the builder, so it also hashes the release archives and syncs its file to disk before it reports.
 
 It is started with ``spawn``, never ``fork``: the GUI process has Qt and threads running, and a forked child could
 deadlock. Scripts that build a replica therefore need the usual ``if __name__ == "__main__":`` guard.
@@ -11,14 +12,14 @@ import multiprocessing
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 from core.dmd import ddl
 from core.dmd.errors import DmdError, ReleaseError
 from core.dmd.finishing import Finisher
-from core.dmd.loading import Sources, create_database, load_file, row_writer, source_of, storage_error
+from core.dmd.loading import Sources, create_database, load_file, row_writer, source_of, storage_error, sync_to_disk
 from core.dmd.parser import ParseStats
 from core.dmd.progress import ProgressTracker
 from core.dmd.schema import record_types_for
@@ -41,6 +42,7 @@ class WorkerResult:
     stats: list[ParseStats]
     warnings: list[str]  # of the checks it ran
     cpu_seconds: tuple[float, float]  # parsing, finishing: for the builder's debug log
+    hashes: dict[bool, str] = field(default_factory=dict)  # SHA-256 of the archives, when this process took them
 
 
 class ParseWorkerLost(DmdError):
@@ -115,8 +117,14 @@ def load_part(part: Path, sources: Sources, task: ParseTask, on_bytes: Callable[
         conn.commit()
     finally:
         conn.close()
+    # On disk before the builder swaps it in; the worker does it while the builder is still busy.
+    sync_to_disk(part)
     cpu = (parsed - started, time.process_time() - parsed)
     return WorkerResult(stats, finisher.warnings, cpu)
+
+
+def archive_hashes(sources: Sources) -> dict[bool, str]:
+    return {k: s.sha256() for k, s in sources.items() if s is not None}
 
 
 def _worker_main(part: Path, locations: dict[bool, tuple[Path, int] | None], task: ParseTask, out: Connection) -> None:
@@ -133,6 +141,8 @@ def _worker_main(part: Path, locations: dict[bool, tuple[Path, int] | None], tas
                 pending[0] = 0
 
         result = load_part(part, sources, task, on_bytes)
+        # The archives' hashes too: this process finishes its share of a build before the builder does.
+        result.hashes = archive_hashes(sources)
         out.send(("bytes", pending[0]))
         out.send(("done", result))
     except DmdError as exc:

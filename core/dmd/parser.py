@@ -16,6 +16,7 @@ import zipfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import IO, Any
 
 from lxml import etree
@@ -29,6 +30,8 @@ RowSink = Callable[[str, Columns, list[Row]], None]  # (table, columns, rows)
 BATCH_ROWS = 4096
 MAX_PENDING_ROWS = 16384
 _CLEAR_EVERY = 256
+_TAG = attrgetter("tag")
+_TEXT = attrgetter("text")
 # Sections holding records whose schema section is the record's own parent (GTIN file: AMPPS > AMPP > GTINDATA).
 _EXTRA_SECTIONS = {"gtin": frozenset({"AMPPS"})}
 
@@ -41,7 +44,7 @@ class _Batch:
     def __init__(self, table: str, columns: Columns, keep: tuple[int, ...] | None, sectioned: bool) -> None:
         self.table = table
         self.columns = columns
-        self.keep = keep  # positions of the known fields, when the shape has unknown ones
+        self.keep = keep  # positions of the fields kept, when the shape has unknown or repeated ones
         self.sectioned = sectioned  # the row starts with its section's name (lookup table, history kind)
         self.rows: list[Row] = []
 
@@ -163,13 +166,15 @@ class _FileParser:
             if is_gtin:
                 self._gtin(elem)
             else:
-                values = {child.tag: child.text for child in elem}
+                # One list of the field elements, read twice at C speed: creating each element's Python proxy
+                # once, and map() over it, costs less than a dict comprehension over the record.
+                children = elem[:]
+                fields = tuple(map(_TAG, children))
                 by_fields = shapes[elem.tag]
-                fields = tuple(values)
                 batch = by_fields.get(fields)
                 if batch is None:
-                    batch = by_fields[fields] = self._batch(elem.tag, values)
-                row = tuple(values.values())
+                    batch = by_fields[fields] = self._batch(elem.tag, fields)
+                row = tuple(map(_TEXT, children))
                 if batch.keep is not None:
                     row = tuple(row[i] for i in batch.keep)
                 if batch.sectioned:
@@ -199,14 +204,18 @@ class _FileParser:
         for batch in self.batches:
             self.flush(batch)
 
-    def _batch(self, tag: str, values: dict[Any, Any]) -> _Batch:
-        """The batch for records of a new shape; fields the schema does not know are warned about and dropped."""
+    def _batch(self, tag: str, fields: tuple[Any, ...]) -> _Batch:
+        """The batch for records of a new shape; fields the schema does not know are warned about and dropped, and
+        of a field given twice the last value is kept."""
         rt = self.by_tag[tag]
         known = self.known_tags[tag]
-        present = list(values)
-        keep = [i for i, t in enumerate(present) if t in known]
+        present = list(fields)
+        last = {t: i for i, t in enumerate(present) if t in known}
+        keep = sorted(last.values())
         if len(keep) != len(present):
-            self._unknown(tag, values)
+            self._unknown(tag, fields)
+            for repeated in sorted({t for t in last if present.count(t) > 1}):
+                self.warn(f"field <{repeated}> repeated in <{tag}>: the last value kept")
         columns = tuple(present[i].lower() for i in keep)
         if rt.discriminator:
             columns = (rt.discriminator, *columns)
@@ -245,8 +254,8 @@ class _FileParser:
             if isinstance(child.tag, str) and child.tag not in known:
                 self.warn(f"unknown section <{child.tag}> ignored")
 
-    def _unknown(self, record_tag: str, values: dict[Any, Any]) -> None:
-        for tag in values:
+    def _unknown(self, record_tag: str, fields: tuple[Any, ...]) -> None:
+        for tag in fields:
             if isinstance(tag, str) and tag not in self.known_tags[record_tag]:
                 self.warn(f"unknown field <{tag}> in <{record_tag}> ignored")
 

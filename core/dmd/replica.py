@@ -13,7 +13,7 @@ import sqlite3
 from pathlib import Path
 
 from core.dmd.build import BuildResult, Progress, build_replica
-from core.dmd.layout import files_complete
+from core.dmd.layout import files_complete, read_only_uri
 from core.dmd.schema import SCHEMA_VERSION
 from core.paths import demo_release, replica_path
 
@@ -35,7 +35,7 @@ def replica_is_current(path: Path) -> bool:
     if not path.exists():
         return False
     try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        with contextlib.closing(sqlite3.connect(read_only_uri(path), uri=True)) as conn:
             if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
                 return False
     except sqlite3.DatabaseError:

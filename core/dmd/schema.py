@@ -18,7 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-SCHEMA_VERSION = 3  # 2: the search index in two parts (products, packs); 3: the packs in a file of their own
+# 2: the search index in two parts (products, packs); 3: the packs in a file of their own; 4: only the small
+# kinds' search documents listed (search_index.py)
+SCHEMA_VERSION = 4
 
 
 class FieldKind(Enum):

@@ -9,13 +9,14 @@ searched as text and can never break or inject into the query.
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 import string
 import unicodedata
 from dataclasses import dataclass
 
-from core.dmd.search_index import KIND_NAMES, KIND_RANK, NAME_START_MARK, SEARCH_PARTS, SearchPart
+from core.dmd.search_index import KIND_NAMES, NAME_START_MARK, SEARCH_PARTS, CandidateQuery, candidate_query
 
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 # FTS5's unicode61 tokenizer: letters and digits make words, everything else separates them.
@@ -59,10 +60,9 @@ def name_key(text: str) -> str:
 class _Segment:
     """Documents of one search part, visible or hidden: a rank range of one FTS5 table."""
 
-    part: SearchPart
+    query: CandidateQuery  # of its part, for the kinds asked for
     low: int
     high: int
-    kind_filter: str  # SQL condition on d.kind, or ''
 
 
 class Searcher:
@@ -115,14 +115,15 @@ class Searcher:
         for segment in segments:
             low = segment.low
             if not others or scanned < _MAX_FILTERED:
-                cursor = self._conn.execute(_select(segment), (f'"{driver}"*', low, segment.high))
+                cursor = self._conn.execute(segment.query.sql, (_term(driver), low, segment.high))
                 while len(hits) < limit and (not others or scanned < _MAX_FILTERED):
                     rows = cursor.fetchmany(64)
                     if not rows:
                         low = segment.high  # this segment is done
                         break
-                    for rank, kind, product_id, name, status, extra in rows:
-                        low = rank
+                    for row in rows:
+                        rank = low = row[0]
+                        kind, product_id, name, status, extra = segment.query.document(row)
                         scanned += 1
                         if others and not _has_word_prefixes(f"{name} {extra or ''}", others):
                             continue
@@ -134,12 +135,13 @@ class Searcher:
             if len(hits) >= limit:
                 return hits
             if low < segment.high:  # too many candidates: FTS5 does the AND for the rest of the segment
-                expression = " AND ".join(f'"{t}"*' for t in [driver, *others])
+                expression = " AND ".join(_term(t) for t in [driver, *others])
                 rows = self._conn.execute(
-                    _select(segment) + " LIMIT ?", (expression, low, segment.high, limit - len(hits))
+                    segment.query.sql + " LIMIT ?", (expression, low, segment.high, limit - len(hits))
                 ).fetchall()
-                for rank, kind, product_id, name, status, _extra in rows:
-                    hits.setdefault(rank, SearchHit(product_id, KIND_NAMES[kind], name, status))
+                for row in rows:
+                    kind, product_id, name, status, _extra = segment.query.document(row)
+                    hits.setdefault(row[0], SearchHit(product_id, KIND_NAMES[kind], name, status))
                 if len(hits) >= limit:
                     return hits
         return hits
@@ -150,21 +152,21 @@ def _segments(kinds: tuple[str, ...], include_hidden: bool) -> list[_Segment]:
     segments = []
     for hidden in (False, True) if include_hidden else (False,):
         for part in SEARCH_PARTS:
-            wanted = [KIND_RANK[k] for k in part.kinds if k in kinds]
-            if not wanted:
-                continue
-            kind_filter = "" if len(wanted) == len(part.kinds) else f" AND d.kind IN ({','.join(map(str, wanted))})"
-            segments.append(_Segment(part, *part.segment(hidden), kind_filter))
+            wanted = tuple(k for k in part.kinds if k in kinds)
+            if wanted:
+                segments.append(_Segment(_query(part, wanted), *part.segment(hidden)))
     return segments
 
 
-def _select(segment: _Segment) -> str:
-    fts, schema = segment.part.fts, segment.part.schema
-    return (
-        f"SELECT d.rank, d.kind, d.id, d.name, d.status, d.extra FROM {schema}.{fts} f JOIN {schema}.search_doc d "
-        f"ON d.rank = f.rowid WHERE {fts} MATCH ? AND f.rowid > ? AND f.rowid < ?{segment.kind_filter} "
-        "ORDER BY f.rowid"
-    )
+_query = functools.lru_cache(maxsize=None)(candidate_query)
+
+
+def _term(word: str) -> str:
+    """The FTS5 expression for a word prefix: a marked one at the start of a name only, any other anywhere (the
+    first word of a name is indexed marked only, see search_index.py)."""
+    if word.startswith(NAME_START_MARK):
+        return f'"{word}"*'
+    return f'("{word}"* OR "{NAME_START_MARK}{word}"*)'
 
 
 def _has_word_prefixes(text: str, prefixes: list[str]) -> bool:
